@@ -1,0 +1,108 @@
+"""The backbone registry: metadata for the UI plus one builder per pretrained network."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How pixels must be prepared for these weights: resize shorter side, centre crop, normalise."""
+
+    input_size: int
+    resize_size: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def to_dict(self) -> dict:
+        return {"input_size": self.input_size, "resize_size": self.resize_size,
+                "mean": list(self.mean), "std": list(self.std)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Preprocessing":
+        return cls(int(data["input_size"]), int(data["resize_size"]), tuple(data["mean"]), tuple(data["std"]))
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What the UI and the command line show about a backbone, without building it."""
+
+    name: str
+    title: str
+    modality: str
+    source: str
+    licence: str
+    num_params: int
+    block_names: tuple[str, ...]
+    preprocessing: Preprocessing
+    weights_path: Callable[[], Path]
+    download_url: str | None = None
+    convolutional: bool = True
+
+    @property
+    def num_blocks(self) -> int:
+        return len(self.block_names)
+
+    @property
+    def offline(self) -> bool:
+        """True when the pretrained weights are already on this machine."""
+        return self.weights_path().is_file()
+
+
+class BlockBackbone(nn.Module):
+    """A pretrained network cut into named blocks, then a pooling stage giving `num_features`."""
+
+    def __init__(self, blocks: list[tuple[str, nn.Module]], pool: nn.Module, num_features: int):
+        super().__init__()
+        self.block_names = [name for name, _ in blocks]
+        self.blocks = nn.ModuleList(module for _, module in blocks)
+        self.pool = pool
+        self.num_features = num_features
+
+    @property
+    def stages(self) -> list[nn.Module]:
+        """Blocks in order, then the pool: activations flow through these one after another."""
+        return [*self.blocks, self.pool]
+
+    def run(self, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        for stage in self.stages[start:stop]:
+            x = stage(x)
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
+_REGISTRY: dict[str, tuple[BackboneInfo, Callable[[bool], BlockBackbone]]] = {}
+
+
+def register(info: BackboneInfo):
+    """Decorator: `builder(pretrained: bool) -> BlockBackbone` is registered under info.name."""
+
+    def wrap(builder: Callable[[bool], BlockBackbone]):
+        _REGISTRY[info.name] = (info, builder)
+        return builder
+
+    return wrap
+
+
+def list_backbones(modality: str | None = None) -> list[BackboneInfo]:
+    return [info for info, _ in _REGISTRY.values() if modality in (None, info.modality)]
+
+
+def get_backbone_info(name: str) -> BackboneInfo:
+    if name not in _REGISTRY:
+        raise ConfigError(f"Unknown backbone '{name}'. Choose one of: {', '.join(_REGISTRY)}.")
+    return _REGISTRY[name][0]
+
+
+def create_backbone(name: str, *, pretrained: bool = True) -> BlockBackbone:
+    """Build the backbone; pretrained=False gives random weights (for loading a saved run or tests)."""
+    get_backbone_info(name)
+    return _REGISTRY[name][1](pretrained)

@@ -1,0 +1,58 @@
+"""A trained image classifier: the model with its classes and preprocessing, ready to predict."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .backbones import Preprocessing
+from .device import autocast_dtype
+from .features import load_pixels, load_readable_pixels, normalize
+from .model import TransferModel
+
+
+@dataclass
+class ImageClassifier:
+    """predict_proba columns follow `classes`, as in scikit-learn."""
+
+    model: TransferModel
+    classes: list[str]
+    preprocessing: Preprocessing
+    backbone: str
+    trainable_blocks: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @torch.inference_mode()
+    def _proba(self, pixels: torch.Tensor, batch_size: int = 32) -> np.ndarray:
+        self.model.eval().to(self.device)
+        dtype = autocast_dtype(self.device)
+        out = [np.zeros((0, len(self.classes)), dtype=np.float32)]
+        for i in range(0, len(pixels), batch_size):
+            x = normalize(pixels[i:i + batch_size].to(self.device), self.preprocessing)
+            with torch.autocast(self.device.type, dtype=dtype, enabled=dtype is not None):
+                out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
+        return np.concatenate(out)
+
+    def predict_table(self, files: Sequence[tuple[str, bytes]]) -> pd.DataFrame:
+        """One row per (name, bytes) file: predicted class, confidence, one probability column per
+        class. An unreadable file gets a row with the reason in `problem` instead."""
+        pixels, problems = load_readable_pixels(files, self.preprocessing)
+        proba = iter(self._proba(pixels))
+        rows = []
+        for i, (name, _) in enumerate(files):
+            row = {"file": name, "predicted": None, "confidence": None}
+            if i in problems:
+                row["problem"] = problems[i]
+            else:
+                p = next(proba)
+                row.update(predicted=self.classes[int(p.argmax())], confidence=float(p.max()))
+                row.update({f"p_{c}": float(v) for c, v in zip(self.classes, p)})
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def predict_proba(self, files: Sequence[tuple[str, bytes]]) -> np.ndarray:
+        """Probabilities [n, len(classes)]; raises ImageReadError if a file is unreadable."""
+        return self._proba(load_pixels(files, self.preprocessing))

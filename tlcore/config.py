@@ -1,0 +1,47 @@
+"""Validated, frozen settings for a training run; round-trip to JSON."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .device import DEVICE_CHOICES
+from .errors import ConfigError
+
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides a run besides the data. Defaults suit a first try on a laptop."""
+
+    backbone: str = DEFAULT_BACKBONE
+    trainable_blocks: int = 0
+    epochs: int = 15
+    learning_rate: float = 1e-3
+    batch_size: int = 32
+    augment: bool = False
+    early_stopping_patience: int = 5
+    val_fraction: float = 0.2
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self):
+        checks = [
+            (self.trainable_blocks >= 0, "Trainable blocks must be 0 or more."),
+            (1 <= self.epochs <= 1000, "Epochs must be between 1 and 1000."),
+            (0 < self.learning_rate < 1, "Learning rate must be between 0 and 1 (try 0.001)."),
+            (1 <= self.batch_size <= 4096, "Batch size must be between 1 and 4096."),
+            (self.early_stopping_patience >= 0, "Early-stopping patience must be 0 (off) or more."),
+            (0.05 <= self.val_fraction <= 0.5, "Validation fraction must be between 0.05 and 0.5."),
+            (self.device in DEVICE_CHOICES, f"Device must be one of {', '.join(DEVICE_CHOICES)}."),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,0 +1,104 @@
+"""Validated image datasets: decode every file once, report what was skipped, split by class."""
+from __future__ import annotations
+
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DataError, ImageReadError
+from .images import IMAGE_SUFFIXES, decode_image, make_thumbnail
+from .sources import Record, Skipped
+
+MIN_CLASSES = 2
+MIN_PER_CLASS = 2
+
+
+@dataclass
+class ImageExample:
+    name: str
+    label: str
+    data: bytes
+    thumbnail: Image.Image
+
+
+@dataclass
+class ValidationReport:
+    """What the data looks like before training: counts per class and every skipped file."""
+
+    class_counts: dict[str, int]
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """Sentences that block training, each saying how to fix it."""
+        if len(self.class_counts) < MIN_CLASSES:
+            found = ", ".join(self.class_counts) or "none"
+            return [f"Found {len(self.class_counts)} class ({found}); at least {MIN_CLASSES} are needed. "
+                    "Add another class folder (or another class in the page)."]
+        return [
+            f"Class '{label}' has {count} image; each class needs at least {MIN_PER_CLASS}. Add more images to it."
+            for label, count in self.class_counts.items()
+            if count < MIN_PER_CLASS
+        ]
+
+
+@dataclass
+class ImageDataset:
+    """Decodable examples with their classes (sorted names) and the validation report."""
+
+    examples: list[ImageExample]
+    classes: list[str]
+    report: ValidationReport
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.label_indices(self.classes)
+
+    def label_indices(self, classes: list[str]) -> np.ndarray:
+        """Each example's class as an index into `classes`."""
+        index = {c: i for i, c in enumerate(classes)}
+        return np.array([index[e.label] for e in self.examples], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def require_trainable(self) -> "ImageDataset":
+        problems = self.report.problems()
+        if problems:
+            raise DataError(" ".join(problems))
+        return self
+
+
+def _check(record: Record) -> ImageExample | Skipped:
+    try:
+        image = decode_image(record.data, record.name, draft_size=128)
+    except ImageReadError as exc:
+        hint = "" if record.name.lower().endswith(IMAGE_SUFFIXES) else " (not an image file)"
+        return Skipped(record.name, exc.user_message + hint)
+    return ImageExample(record.name, record.label, record.data, make_thumbnail(image))
+
+
+def build_dataset(records: list[Record], skipped: list[Skipped] = (), *, workers: int = 4) -> ImageDataset:
+    """Decode every record (in parallel) and keep the readable ones; never raises for bad files."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        checked = list(pool.map(_check, records))
+    examples = [c for c in checked if isinstance(c, ImageExample)]
+    skipped = list(skipped) + [c for c in checked if isinstance(c, Skipped)]
+    counts = Counter(e.label for e in examples)
+    classes = sorted(counts)
+    report = ValidationReport({c: counts[c] for c in classes}, skipped)
+    return ImageDataset(examples, classes, report)
+
+
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per class, about val_fraction of the examples go to validation: at least 1, never all."""
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for label in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        n_val = min(max(1, round(len(idx) * val_fraction)), len(idx) - 1)
+        val.extend(idx[:n_val])
+        train.extend(idx[n_val:])
+    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(val, dtype=np.int64))

@@ -1,0 +1,33 @@
+"""Exceptions a user can cause, each carrying a sentence that says what to do."""
+
+
+class TLCoreError(Exception):
+    """Base class: `user_message` is safe to show as-is in the app or on the command line."""
+
+    def __init__(self, user_message: str):
+        super().__init__(user_message)
+        self.user_message = user_message
+
+
+class DataError(TLCoreError):
+    """The data cannot be used as given (too few classes, unreadable archive, ...)."""
+
+
+class ImageReadError(DataError):
+    """One file is not a usable image; the reason is the message."""
+
+
+class BackboneUnavailable(TLCoreError):
+    """A backbone's weights are not on this machine and cannot be downloaded."""
+
+
+class ConfigError(TLCoreError):
+    """A setting is out of range or does not fit the chosen backbone."""
+
+
+class NotFitted(TLCoreError):
+    """A model was used for prediction before it was trained or loaded."""
+
+
+class RunLoadError(TLCoreError):
+    """A saved run folder is missing files or is not one of ours."""

@@ -1,0 +1,161 @@
+"""From a validated dataset and a TrainConfig to a trained classifier with its evaluation."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .backbones import create_backbone, get_backbone_info
+from .classifier import ImageClassifier
+from .config import TrainConfig
+from .data import ImageDataset, stratified_split
+from .device import describe_device, resolve_device
+from .errors import DataError
+from .features import (
+    ACTIVATION_CACHE, ActivationCache, augment, compute_activations, fingerprint, load_pixels, normalize,
+)
+from .freezing import apply_freeze
+from .metrics import EvalReport, evaluate
+from .model import TransferModel
+from .training import BatchSource, Callback, EarlyStopping, EpochLog, cached_views, fit, predict_logits
+
+
+@dataclass
+class TrainResult:
+    """Everything the Evaluate page, the command line and a saved run need."""
+
+    classifier: ImageClassifier
+    config: TrainConfig
+    history: list[EpochLog]
+    report: EvalReport
+    val_proba: np.ndarray
+    y_val: np.ndarray
+    val_examples: list  # ImageExample, aligned with val_proba
+    n_train: int
+    best_epoch: int
+    device: str
+    timings_s: dict[str, float]
+
+    def metrics_dict(self) -> dict:
+        """The metrics.json contract."""
+        report = self.report.to_dict()
+        return {
+            "auc": report["auc"], "accuracy": report["accuracy"], "classes": report["classes"],
+            "confusion_matrix": report["confusion_matrix"], "per_class": report["per_class"],
+            "roc_curves": report["roc_curves"], "n_train": self.n_train, "n_val": report["n"],
+            "best_epoch": self.best_epoch, "epochs_run": len(self.history), "device": self.device,
+            "timings_s": self.timings_s,
+        }
+
+
+def _emit(callbacks: Sequence[Callback], phase: str):
+    def progress(done: int, total: int) -> None:
+        for cb in callbacks:
+            cb.on_phase(phase, done, total)
+    return progress
+
+
+def _files(dataset: ImageDataset) -> list[tuple[str, bytes]]:
+    return [(e.name, e.data) for e in dataset.examples]
+
+
+def _validation_set(dataset: ImageDataset, val_dataset: ImageDataset | None, config: TrainConfig):
+    """(train dataset, train index, val dataset, val index): a seeded split, or the given set."""
+    labels = dataset.labels
+    if val_dataset is None:
+        train_idx, val_idx = stratified_split(labels, config.val_fraction, config.seed)
+        return dataset, train_idx, dataset, val_idx
+    unknown = sorted(set(val_dataset.classes) - set(dataset.classes))
+    if unknown:
+        raise DataError(f"The validation data has classes the training data lacks: {', '.join(unknown)}. "
+                        "Use the same class folder names in both.")
+    if not val_dataset.examples:
+        raise DataError("The validation data has no readable images. Check the validation zip or folder.")
+    return dataset, np.arange(len(dataset)), val_dataset, np.arange(len(val_dataset))
+
+
+def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_dataset: ImageDataset | None = None,
+                           callbacks: Sequence[Callback] = (), cache: ActivationCache = ACTIVATION_CACHE) -> TrainResult:
+    """Split, build the backbone, freeze, compute frozen activations once, fit, evaluate."""
+    started = time.perf_counter()
+    dataset.require_trainable()
+    train_set, train_idx, val_set, val_idx = _validation_set(dataset, val_dataset, config)
+    info = get_backbone_info(config.backbone)
+    prep = info.preprocessing
+    device = resolve_device(config.device)
+    torch.manual_seed(config.seed)
+    model = TransferModel(create_backbone(config.backbone), len(dataset.classes))
+    boundary = apply_freeze(model, config.trainable_blocks)
+    model.to(device)
+    timings = {"load_backbone": time.perf_counter() - started}
+
+    t = time.perf_counter()
+    sets = {id(train_set): train_set, id(val_set): val_set}
+    keys = {k: fingerprint(_files(s)) for k, s in sets.items()}
+    pixels = {
+        k: cache.get_or_compute(("pixels", keys[k], prep),
+                                lambda s=s: load_pixels(_files(s), prep, progress=_emit(callbacks, "Reading images")))
+        for k, s in sets.items()
+    }
+    timings["decode"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+
+    def activations(k, flip=False):
+        return cache.get_or_compute(
+            ("activations", keys[k], config.backbone, boundary, flip),
+            lambda: compute_activations(model, pixels[k], prep, boundary, device=device, flip=flip,
+                                        progress=_emit(callbacks, "Running the frozen backbone")),
+        )
+
+    val_acts = activations(id(val_set))[val_idx]
+    train_pixels = pixels[id(train_set)][train_idx]
+    if config.augment and config.trainable_blocks > 0:
+        train_batches = _augmented_batches(model, train_pixels, prep, boundary, device)
+    else:
+        views = [activations(id(train_set))[train_idx]]
+        if config.augment:  # frozen backbone: a flipped copy of each image is the augmentation
+            views.append(activations(id(train_set), flip=True)[train_idx])
+        train_batches = cached_views(views)
+    timings["features"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    all_callbacks = list(callbacks)
+    stopper = EarlyStopping(config.early_stopping_patience) if config.early_stopping_patience else None
+    if stopper:
+        all_callbacks.append(stopper)
+    y_train = train_set.label_indices(dataset.classes)[train_idx]
+    y_val = val_set.label_indices(dataset.classes)[val_idx]
+    trainer = fit(model, boundary=boundary, train_batches=train_batches, y_train=y_train,
+                  val_activations=val_acts, y_val=y_val, epochs=config.epochs,
+                  learning_rate=config.learning_rate, batch_size=config.batch_size, device=device,
+                  seed=config.seed, callbacks=all_callbacks)
+    timings["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    proba = torch.softmax(predict_logits(model, val_acts, boundary, device=device), dim=1).numpy()
+    report = evaluate(y_val, proba, classes=dataset.classes)
+    timings["evaluate"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    classifier = ImageClassifier(model, list(dataset.classes), prep, config.backbone, config.trainable_blocks, device)
+    return TrainResult(
+        classifier=classifier, config=config, history=trainer.history, report=report, val_proba=proba,
+        y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx], n_train=len(train_idx),
+        best_epoch=stopper.best_epoch if stopper else len(trainer.history),
+        device=describe_device(device), timings_s={k: round(v, 3) for k, v in timings.items()},
+    )
+
+
+def _augmented_batches(model: TransferModel, pixels: torch.Tensor, prep, boundary: int,
+                       device: torch.device) -> BatchSource:
+    """Augment raw pixels every epoch; the frozen prefix still runs without autograd."""
+
+    def batch(index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        x = augment(normalize(pixels[index].to(device), prep), generator)
+        with torch.no_grad():
+            return model.backbone.run(x, 0, boundary)
+
+    return batch

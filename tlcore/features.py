@@ -1,0 +1,155 @@
+"""Images -> input tensors -> activations at the frozen boundary, computed once and cached."""
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .backbones import Preprocessing
+from .data.images import decode_image
+from .errors import ImageReadError
+from .device import autocast_dtype
+from .model import TransferModel
+
+ProgressFn = Callable[[int, int], None]
+
+
+def _resize_crop(image: Image.Image, prep: Preprocessing) -> np.ndarray:
+    """Shorter side to resize_size, then the centre input_size square, as uint8 HWC."""
+    scale = prep.resize_size / min(image.size)
+    size = (max(prep.input_size, round(image.width * scale)), max(prep.input_size, round(image.height * scale)))
+    image = image.resize(size, Image.BILINEAR, reducing_gap=3.0)
+    left, top = (size[0] - prep.input_size) // 2, (size[1] - prep.input_size) // 2
+    return np.array(image.crop((left, top, left + prep.input_size, top + prep.input_size)))
+
+
+def load_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing, *, workers: int = 4,
+                progress: ProgressFn | None = None) -> torch.Tensor:
+    """Decode, orient, resize and crop every (name, bytes) file in parallel: uint8 [N, 3, S, S].
+    Raises ImageReadError for the first unreadable file."""
+    pixels, problems = load_readable_pixels(files, prep, workers=workers, progress=progress)
+    if problems:
+        index, reason = next(iter(problems.items()))
+        raise ImageReadError(f"{files[index][0]}: {reason}")
+    return pixels
+
+
+def load_readable_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing, *, workers: int = 4,
+                         progress: ProgressFn | None = None) -> tuple[torch.Tensor, dict[int, str]]:
+    """Like load_pixels, but unreadable files are left out: returns the pixels of the readable
+    ones (in order) and {index of each unreadable file: reason}."""
+    out = torch.empty((len(files), 3, prep.input_size, prep.input_size), dtype=torch.uint8)
+    problems: dict[int, str] = {}
+
+    def one(i: int) -> None:
+        name, data = files[i]
+        try:
+            image = decode_image(data, name, draft_size=prep.resize_size)
+        except ImageReadError as exc:
+            problems[i] = exc.user_message
+            return
+        out[i] = torch.from_numpy(_resize_crop(image, prep)).permute(2, 0, 1)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for done, _ in enumerate(pool.map(one, range(len(files))), 1):
+            if progress and (done % 16 == 0 or done == len(files)):
+                progress(done, len(files))
+    keep = [i for i in range(len(files)) if i not in problems]
+    return (out[keep] if problems else out), problems
+
+
+def normalize(pixels: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
+    mean = torch.tensor(prep.mean, device=pixels.device).view(1, 3, 1, 1)
+    std = torch.tensor(prep.std, device=pixels.device).view(1, 3, 1, 1)
+    x = (pixels.float() / 255.0 - mean) / std
+    return x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CPU and GPU
+
+
+def augment(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10.0) -> torch.Tensor:
+    """Random horizontal flip and small rotation per image, in one batched resampling."""
+    n = x.shape[0]
+    flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+    angle = (torch.rand(n, generator=generator) * 2 - 1) * math.radians(max_degrees)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    theta = torch.stack([torch.stack([cos * flip, -sin, torch.zeros(n)], 1),
+                         torch.stack([sin * flip, cos, torch.zeros(n)], 1)], 1).to(x.device, x.dtype)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+
+
+@torch.inference_mode()
+def compute_activations(model: TransferModel, pixels: torch.Tensor, prep: Preprocessing, stop: int, *,
+                        device: torch.device, batch_size: int = 64, flip: bool = False,
+                        progress: ProgressFn | None = None) -> torch.Tensor:
+    """Run the frozen stages [0, stop) once over all images, in eval mode; results stay on the CPU."""
+    was_training = model.training
+    model.eval()
+    dtype = autocast_dtype(device)
+    chunks = []
+    for start in range(0, len(pixels), batch_size):
+        batch = normalize(pixels[start:start + batch_size].to(device, non_blocking=True), prep)
+        if flip:
+            batch = batch.flip(-1)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            chunks.append(model.backbone.run(batch, 0, stop).float().cpu())
+        if progress:
+            progress(min(start + batch_size, len(pixels)), len(pixels))
+    model.train(was_training)
+    return torch.cat(chunks) if chunks else torch.empty(0)
+
+
+def fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
+    """Content hash of a list of files, in order: the data part of a cache key."""
+    digest = hashlib.sha1()
+    for _, data in files:
+        digest.update(hashlib.sha1(data).digest())
+    return digest.hexdigest()
+
+
+class ActivationCache:
+    """Least-recently-used store of frozen-boundary activations, bounded in bytes.
+
+    Keys are (data fingerprint, backbone, boundary, view); one instance serves a whole process,
+    so a second run with another head, learning rate or epoch count skips the backbone.
+    """
+
+    def __init__(self, max_bytes: int = 2 * 1024**3):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> torch.Tensor | None:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+            return None
+
+    def put(self, key: tuple, value: torch.Tensor) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > 1 and sum(v.nbytes for v in self._items.values()) > self.max_bytes:
+                self._items.popitem(last=False)
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+        found = self.get(key)
+        if found is None:
+            found = compute()
+            self.put(key, found)
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+ACTIVATION_CACHE = ActivationCache()

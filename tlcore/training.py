@@ -1,0 +1,182 @@
+"""One fit loop over the trainable stages and the head; variations are callbacks."""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .device import autocast_dtype
+from .freezing import set_train_mode
+from .model import TransferModel
+
+BACKBONE_LR_FACTOR = 0.1  # pretrained blocks learn ten times slower than the new head
+
+
+class TrainingCancelled(Exception):
+    """Raised by a callback to stop the run at once."""
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Callback:
+    """Hooks with fixed names; override the ones you need."""
+
+    def on_phase(self, phase: str, done: int, total: int) -> None: ...
+    def on_batch_end(self, trainer: "Trainer") -> None: ...
+    def on_epoch_end(self, trainer: "Trainer", log: EpochLog) -> None: ...
+    def on_train_end(self, trainer: "Trainer") -> None: ...
+
+
+class BatchSource(Protocol):
+    def __call__(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
+
+
+def cached_views(views: Sequence[torch.Tensor]) -> BatchSource:
+    """Precomputed activations; with several views (e.g. original and flipped) each example
+    gets a random one per epoch."""
+
+    def batch(index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if len(views) == 1:
+            return views[0][index]
+        choice = torch.randint(len(views), (len(index),), generator=generator)
+        stacked = torch.stack([v[index] for v in views])
+        return stacked[choice, torch.arange(len(index))]
+
+    return batch
+
+
+class Trainer:
+    """State shared with callbacks: the model, the history, and a stop flag."""
+
+    def __init__(self, model: TransferModel, boundary: int):
+        self.model = model
+        self.boundary = boundary
+        self.history: list[EpochLog] = []
+        self.stop = False
+
+
+@torch.no_grad()
+def predict_logits(model: TransferModel, activations: torch.Tensor, start: int, *,
+                   device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    """Logits in eval mode from cached activations at stage `start`."""
+    was_training = model.training
+    model.eval()
+    dtype = autocast_dtype(device)
+    out = []
+    for i in range(0, len(activations), batch_size):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out.append(model.forward_from(activations[i:i + batch_size].to(device), start).float().cpu())
+    model.train(was_training)
+    return torch.cat(out)
+
+
+def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
+    backbone = [p for p in model.backbone.parameters() if p.requires_grad]
+    groups = [{"params": list(model.head.parameters()), "lr": lr}]
+    if backbone:
+        groups.append({"params": backbone, "lr": lr * BACKBONE_LR_FACTOR})
+    return torch.optim.AdamW(groups, weight_decay=1e-4)
+
+
+def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_train: np.ndarray,
+        val_activations: torch.Tensor, y_val: np.ndarray, epochs: int, learning_rate: float,
+        batch_size: int, device: torch.device, seed: int,
+        callbacks: Sequence[Callback] = ()) -> Trainer:
+    """Train the stages from `boundary` on and the head. Returns the Trainer with its history."""
+    trainer = Trainer(model, boundary)
+    optimizer = _optimizer(model, learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    y_train_t = torch.as_tensor(y_train)
+    y_val_t = torch.as_tensor(y_val)
+    dtype = autocast_dtype(device)
+    for epoch in range(1, epochs + 1):
+        started = time.perf_counter()
+        set_train_mode(model, boundary)
+        order = torch.randperm(len(y_train_t), generator=generator)
+        total_loss, correct = 0.0, 0
+        for i in range(0, len(order), batch_size):
+            index = order[i:i + batch_size]
+            x = train_batches(index, generator).to(device, non_blocking=True)
+            y = y_train_t[index].to(device)
+            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+                logits = model.forward_from(x, boundary)
+            loss = F.cross_entropy(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(index)
+            correct += (logits.argmax(1) == y).sum().item()
+            for cb in callbacks:
+                cb.on_batch_end(trainer)
+        val_logits = predict_logits(model, val_activations, boundary, device=device)
+        log = EpochLog(
+            epoch=epoch,
+            train_loss=total_loss / len(order),
+            train_accuracy=correct / len(order),
+            val_loss=F.cross_entropy(val_logits, y_val_t).item(),
+            val_accuracy=(val_logits.argmax(1) == y_val_t).float().mean().item(),
+            seconds=time.perf_counter() - started,
+        )
+        trainer.history.append(log)
+        for cb in callbacks:
+            cb.on_epoch_end(trainer, log)
+        if trainer.stop:
+            break
+    for cb in callbacks:
+        cb.on_train_end(trainer)
+    model.eval()
+    return trainer
+
+
+class EarlyStopping(Callback):
+    """Stop when validation loss has not improved for `patience` epochs; restore the best weights."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+        self.best_loss = float("inf")
+        self.best_epoch = 0
+        self.best_state: dict | None = None
+
+    def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None:
+        if log.val_loss < self.best_loss:
+            self.best_loss, self.best_epoch = log.val_loss, log.epoch
+            self.best_state = copy.deepcopy(trainer.model.state_dict())
+        elif log.epoch - self.best_epoch >= self.patience:
+            trainer.stop = True
+
+    def on_train_end(self, trainer: Trainer) -> None:
+        if self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class CancelCheck(Callback):
+    """Raise TrainingCancelled as soon as `is_cancelled()` is true (checked every batch and phase)."""
+
+    def __init__(self, is_cancelled: Callable[[], bool]):
+        self.is_cancelled = is_cancelled
+
+    def _check(self) -> None:
+        if self.is_cancelled():
+            raise TrainingCancelled("Training was cancelled.")
+
+    def on_phase(self, phase: str, done: int, total: int) -> None:
+        self._check()
+
+    def on_batch_end(self, trainer: Trainer) -> None:
+        self._check()
