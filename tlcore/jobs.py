@@ -41,6 +41,7 @@ class TrainingJob(Callback):
 
     work: Callable[[list[Callback]], object]
     epochs: int
+    context: dict = field(default_factory=dict)  # what the job was started with, to restore a page
     job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     result: object = None
 
@@ -111,9 +112,9 @@ _JOBS: dict[str, TrainingJob] = {}
 _JOBS_LOCK = threading.Lock()
 
 
-def submit(work: Callable[[list[Callback]], object], epochs: int) -> TrainingJob:
+def submit(work: Callable[[list[Callback]], object], epochs: int, context: dict | None = None) -> TrainingJob:
     """Start a job and keep it in the process-wide registry (it outlives page reruns and refreshes)."""
-    job = TrainingJob(work, epochs)
+    job = TrainingJob(work, epochs, context or {})
     with _JOBS_LOCK:
         _JOBS[job.job_id] = job
     return job.start()

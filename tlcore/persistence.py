@@ -2,11 +2,13 @@
 Written atomically; nothing is ever pickled or unpickled."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import platform
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +17,6 @@ from safetensors.torch import load_model, save_model
 
 from .backbones import Preprocessing, create_backbone
 from .classifier import ImageClassifier
-from .config import TrainConfig
 from .errors import RunLoadError, TLCoreError
 from .experiment import TrainResult
 from .freezing import apply_freeze
@@ -108,8 +109,24 @@ def read_metrics(run_dir: str | Path) -> dict:
     return json.loads((Path(run_dir) / "metrics.json").read_text())
 
 
-def train_config_of(run_dir: str | Path) -> TrainConfig:
-    return TrainConfig.from_dict(json.loads((Path(run_dir) / "config.json").read_text())["train_config"])
+def runs_dir() -> Path:
+    """Where the app saves runs: $TLCORE_RUNS_DIR, else ./runs."""
+    return Path(os.environ.get("TLCORE_RUNS_DIR", "runs"))
 
 
-__all__ = ["save_run", "load_run", "read_metrics", "predictions_frame", "train_config_of"]
+def list_runs(folder: str | Path | None = None) -> list[Path]:
+    """Saved run folders, newest first."""
+    folder = Path(folder) if folder else runs_dir()
+    if not folder.is_dir():
+        return []
+    runs = [p for p in folder.iterdir() if (p / "config.json").is_file() and not p.name.startswith(".")]
+    return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def zip_run(run_dir: str | Path) -> bytes:
+    """The run folder as zip bytes, for a download button."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(Path(run_dir).iterdir()):
+            archive.write(path, f"{Path(run_dir).name}/{path.name}")
+    return buffer.getvalue()

@@ -1,0 +1,104 @@
+"""The only module that imports Streamlit: the workspace, cached loaders and shared widgets."""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field, replace
+
+import streamlit as st
+from PIL import Image
+
+from . import jobs
+from .backbones import create_backbone, get_backbone_info
+from .config import TrainConfig
+from .data import ImageDataset
+from .errors import TLCoreError
+from .experiment import TrainResult
+from .freezing import FreezeSummary, freeze_summary
+from .model import TransferModel
+
+KEY = "tl_workspace"
+
+
+@dataclass
+class Workspace:
+    """Everything one browser session has done, in one typed object in session_state."""
+
+    dataset: ImageDataset | None = None
+    data_label: str = ""
+    val_dataset: ImageDataset | None = None
+    config: TrainConfig = field(default_factory=TrainConfig)
+    job_id: str | None = None
+    loaded_key: str | None = None  # which upload the dataset came from (skip re-reading on reruns)
+
+    @property
+    def job(self) -> jobs.TrainingJob | None:
+        return jobs.get_job(self.job_id)
+
+    @property
+    def result(self) -> TrainResult | None:
+        job = self.job
+        return job.result if job is not None and isinstance(job.result, TrainResult) else None
+
+    def set_data(self, dataset: ImageDataset, label: str, key: str) -> None:
+        """New data makes any earlier model stale: forget it (a running job carries on unseen)."""
+        self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
+
+    def update_config(self, **changes) -> None:
+        self.config = replace(self.config, **changes)
+
+
+def workspace() -> Workspace:
+    """This session's workspace; after a browser refresh, a job id in the URL brings the job back."""
+    if KEY not in st.session_state:
+        ws = Workspace()
+        job = jobs.get_job(st.query_params.get("job"))
+        if job is not None:
+            ws.job_id = job.job_id
+            ws.dataset, ws.val_dataset, ws.config = job.context.get("dataset"), job.context.get("val_dataset"), job.context["config"]
+            ws.data_label = job.context.get("data_label", "")
+        st.session_state[KEY] = ws
+    return st.session_state[KEY]
+
+
+def show_error(exc: TLCoreError) -> None:
+    st.error(exc.user_message, icon=":material/error:")
+
+
+@st.cache_resource(show_spinner=False)
+def _skeleton_backbone(backbone: str):
+    """Random-weight backbone used only to count parameters (shared by every session; never trained)."""
+    return create_backbone(backbone, pretrained=False)
+
+
+@st.cache_data(show_spinner=False)
+def cached_freeze_summary(backbone: str, trainable_blocks: int, num_classes: int) -> FreezeSummary:
+    return freeze_summary(TransferModel(_skeleton_backbone(backbone), num_classes), trainable_blocks)
+
+
+def image_data_uri(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def need_data(ws: Workspace) -> bool:
+    """Show a pointer to the Data page when there is no data yet; True if the page should stop."""
+    if ws.dataset is None:
+        st.info("No data yet. Start on the **Data** page: upload a zip, add images per class, or load the sample.")
+        st.page_link("pages/1_Data.py", label="Go to Data", icon=":material/upload:")
+        return True
+    return False
+
+
+def need_result(ws: Workspace) -> bool:
+    if ws.result is None:
+        st.info("No trained model yet. Train one on the **Train** page first.")
+        st.page_link("pages/3_Train.py", label="Go to Train", icon=":material/model_training:")
+        return True
+    return False
+
+
+def backbone_title(name: str) -> str:
+    info = get_backbone_info(name)
+    return f"{info.title}" + ("" if info.offline else " (downloads on first use)")
