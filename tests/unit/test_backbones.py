@@ -1,0 +1,72 @@
+import pytest
+import torch
+
+from tlcore import BackboneUnavailable, ConfigError, create_backbone, get_backbone_info, list_backbones
+from tlcore.backbones import torchvision_models
+from tlcore.freezing import apply_freeze, freeze_summary, frozen_boundary
+from tlcore.model import TransferModel
+
+NAMES = [b.name for b in list_backbones(modality="image")]
+
+
+def test_registry_has_the_promised_backbones():
+    assert {"efficientnet_lite0", "resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0",
+            "convnext_tiny"} <= set(NAMES)
+    assert get_backbone_info("efficientnet_lite0").offline
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_backbone_has_uniform_surface(name):
+    info = get_backbone_info(name)
+    backbone = create_backbone(name, pretrained=False).eval()
+    assert backbone.block_names == list(info.block_names)
+    size = info.preprocessing.input_size
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        features = backbone(x)
+        mid = backbone.run(x, 0, 2)
+        assert torch.allclose(backbone.run(mid, 2), features, atol=1e-4)
+    assert features.shape == (1, backbone.num_features)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_freezing_counts_add_up(name):
+    model = TransferModel(create_backbone(name, pretrained=False), 3)
+    total = sum(p.numel() for p in model.parameters())
+    n = len(model.backbone.blocks)
+    for k in (0, 1, n):
+        summary = freeze_summary(model, k)
+        assert summary.frozen_params + summary.trainable_params == total
+        boundary = apply_freeze(model, k)
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        assert trainable == summary.trainable_params
+        assert boundary == frozen_boundary(n, k)
+    assert freeze_summary(model, n).frozen_params == 0
+    with pytest.raises(ConfigError, match=f"between 0 and {n}"):
+        apply_freeze(model, n + 1)
+
+
+def test_missing_torchvision_weights_name_file_and_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+
+    def no_network(*args, **kwargs):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    assert not get_backbone_info("resnet18").offline
+    with pytest.raises(BackboneUnavailable) as caught:
+        create_backbone("resnet18")
+    message = caught.value.user_message
+    assert "resnet18-f37072fd.pth" in message and str(tmp_path / "checkpoints") in message
+    assert "efficientnet_lite0" in message
+
+
+def test_cached_torchvision_weights_load_offline(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    reference = torchvision_models.torchvision.models.resnet18()
+    path = tmp_path / "checkpoints" / "resnet18-f37072fd.pth"
+    path.parent.mkdir()
+    torch.save(reference.state_dict(), path)
+    assert get_backbone_info("resnet18").offline
+    backbone = create_backbone("resnet18")
+    assert torch.equal(backbone.blocks[1][0].conv1.weight, reference.layer1[0].conv1.weight)

@@ -1,0 +1,84 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import make_zip, shape_records
+from tlcore.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def data_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    for record in shape_records(8):
+        path = root / "shapes" / record.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(record.data)
+    (root / "shapes" / "circle" / "readme.txt").write_text("not an image")
+    return root / "shapes"
+
+
+def test_backbones_lists_registry(capsys):
+    assert main(["backbones"]) == 0
+    out = capsys.readouterr().out
+    assert "efficientnet_lite0" in out and "resnet50" in out and "yes" in out
+
+
+def test_train_then_predict(data_folder, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", str(data_folder), "--task", "image", "--out", str(run), "--epochs", "10",
+                 "--device", "cpu", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "circle: 8" in out and "readme.txt" in out and "AUC" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"auc", "accuracy", "classes", "confusion_matrix", "n_train", "n_val", "device", "timings_s"} <= set(metrics)
+    assert metrics["classes"] == ["circle", "stripes"] and metrics["n_train"] + metrics["n_val"] == 16
+    assert metrics["auc"] > 0.9 and "total" in metrics["timings_s"]
+    assert sum(map(sum, metrics["confusion_matrix"])) == metrics["n_val"]
+
+    out_csv = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(data_folder / "circle"), "--out", str(out_csv)]) == 0
+    table = pd.read_csv(out_csv)
+    assert list(table.columns[:3]) == ["file", "predicted", "confidence"]
+    assert {"p_circle", "p_stripes"} <= set(table.columns) and len(table) == 8
+    assert (table["predicted"] == "circle").mean() > 0.7
+
+
+def test_zip_input_and_explicit_validation(tmp_path, capsys):
+    train_zip = tmp_path / "train.zip"
+    train_zip.write_bytes(make_zip({r.name: r.data for r in shape_records(5, seed=4)}))
+    val_dir = tmp_path / "val"
+    for r in shape_records(2, seed=5):
+        (val_dir / r.label).mkdir(parents=True, exist_ok=True)
+        (val_dir / r.name).write_bytes(r.data)
+    assert main(["train", str(train_zip), "--out", str(tmp_path / "run"), "--val-data", str(val_dir),
+                 "--epochs", "3", "--device", "cpu"]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_train"] == 10 and metrics["n_val"] == 4
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train", "missing-folder", "--out", "x"], "does not exist"),
+    (["train", "{bad_zip}", "--out", "x"], "not a valid .zip"),
+    (["train", "{one_class}", "--out", "x"], "Found 1 class"),
+    (["predict", "{tmp}", "a.png", "--out", "x.csv"], "not a saved run"),
+    (["train", "{one_class}", "--out", "x", "--lr", "5"], "Learning rate"),
+])
+def test_bad_input_exits_nonzero_with_one_line(tmp_path, args, expected):
+    (tmp_path / "bad.zip").write_bytes(b"not a zip at all")
+    (tmp_path / "one").mkdir()
+    for i in range(3):
+        (tmp_path / "one" / "cats").mkdir(exist_ok=True)
+        (tmp_path / "one" / "cats" / f"{i}.png").write_bytes(shape_records(1)[0].data)
+    args = [a.format(bad_zip=tmp_path / "bad.zip", one_class=tmp_path / "one", tmp=tmp_path) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "tlcore", *args], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0 and expected in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -1,0 +1,83 @@
+import pytest
+import torch
+
+from tests.conftest import shape_records
+from tlcore import TrainConfig, TrainingCancelled, build_dataset, train_image_classifier
+from tlcore.features import ActivationCache
+from tlcore.training import Callback
+
+
+def test_feature_extractor_separates_shapes(trained):
+    assert trained.report.auc > 0.95
+    assert trained.report.accuracy >= 0.8
+    assert trained.n_train + trained.report.n == 24
+    assert set(trained.timings_s) >= {"total", "decode", "features", "train"}
+
+
+def test_fine_tuning_one_block_leaves_frozen_weights_bit_for_bit(shapes_dataset):
+    from tlcore import create_backbone
+
+    pretrained = create_backbone("efficientnet_lite0").state_dict()
+    config = TrainConfig(trainable_blocks=1, epochs=2, early_stopping_patience=0, learning_rate=1e-2, device="cpu")
+    result = train_image_classifier(shapes_dataset, config, cache=ActivationCache())
+    after = result.classifier.model.backbone.state_dict()
+    top = "blocks.8."  # head_conv, the one trainable block
+    changed = [k for k in pretrained if not torch.equal(pretrained[k], after[k])]
+    assert changed and all(k.startswith(top) for k in changed)
+    frozen_bn = [k for k in pretrained if "running_mean" in k and not k.startswith(top)]
+    assert frozen_bn and all(torch.equal(pretrained[k], after[k]) for k in frozen_bn)
+
+
+def test_augmented_fine_tuning_runs_and_keeps_frozen_blocks(shapes_dataset):
+    from tlcore import create_backbone
+
+    pretrained = create_backbone("efficientnet_lite0").state_dict()
+    config = TrainConfig(trainable_blocks=1, epochs=1, augment=True, device="cpu")
+    result = train_image_classifier(shapes_dataset, config, cache=ActivationCache())
+    after = result.classifier.model.backbone.state_dict()
+    assert all(torch.equal(pretrained[k], after[k]) for k in pretrained if not k.startswith("blocks.8."))
+
+
+def test_second_run_reuses_cached_activations(shapes_dataset):
+    cache = ActivationCache()
+    train_image_classifier(shapes_dataset, TrainConfig(epochs=3, device="cpu"), cache=cache)
+    keys = set(cache._items)
+
+    class CountPhases(Callback):
+        phases = []
+
+        def on_phase(self, phase, done, total):
+            self.phases.append(phase)
+
+    train_image_classifier(shapes_dataset, TrainConfig(epochs=5, learning_rate=3e-3, device="cpu"),
+                           cache=cache, callbacks=[CountPhases()])
+    assert set(cache._items) == keys and CountPhases.phases == []
+
+
+def test_same_seed_same_metrics(shapes_dataset):
+    cache = ActivationCache()
+    runs = [train_image_classifier(shapes_dataset, TrainConfig(epochs=3, seed=7, device="cpu"), cache=cache)
+            for _ in range(2)]
+    assert runs[0].report.to_dict() == runs[1].report.to_dict()
+
+
+def test_early_stopping_restores_best_epoch(trained):
+    losses = [h.val_loss for h in trained.history]
+    assert trained.best_epoch == losses.index(min(losses)) + 1
+
+
+def test_cancel_stops_the_run(shapes_dataset):
+    class CancelAtOnce(Callback):
+        def on_phase(self, phase, done, total):
+            raise TrainingCancelled("stop")
+
+    with pytest.raises(TrainingCancelled):
+        train_image_classifier(shapes_dataset, TrainConfig(device="cpu"), cache=ActivationCache(),
+                               callbacks=[CancelAtOnce()])
+
+
+def test_explicit_validation_set():
+    train = build_dataset(shape_records(6, seed=1))
+    val = build_dataset(shape_records(3, seed=2))
+    result = train_image_classifier(train, TrainConfig(epochs=10, device="cpu"), val_dataset=val)
+    assert result.n_train == 12 and result.report.n == 6
