@@ -1,0 +1,91 @@
+"""Each page rendered by Streamlit's AppTest with a prepared workspace."""
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import make_zip
+from tlcore import build_dataset, jobs
+from tlcore.data import digits_sample
+from tlcore.ui import KEY, Workspace
+
+TIMEOUT = 120
+REPO = Path(__file__).resolve().parents[2]
+
+
+def page(path: str, ws: Workspace | None = None) -> AppTest:
+    """Run `path` inside the multipage app (so links between pages resolve), with `ws` prepared."""
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=TIMEOUT)
+    if ws is not None:
+        app.session_state[KEY] = ws
+    if path != "app.py":
+        app.switch_page(path)
+    return app.run()
+
+
+@pytest.fixture(scope="module")
+def finished_workspace(trained, shapes_dataset):
+    job = jobs.submit(lambda callbacks: trained, trained.config.epochs, context={"config": trained.config})
+    job.wait(30)
+    return Workspace(dataset=shapes_dataset, data_label="shapes", job_id=job.job_id, config=trained.config)
+
+
+def test_landing_loads_sample():
+    app = page("app.py")
+    assert not app.exception
+    app.button[0].click().run()
+    ws = app.session_state[KEY]
+    assert ws.dataset is not None and len(ws.dataset.classes) == 10
+
+
+def test_data_page_reports_counts_and_problems():
+    one_class = build_dataset(digits_sample(per_class=3, classes=(1,)))
+    app = page("pages/1_Data.py", Workspace(dataset=one_class, data_label="ones"))
+    assert not app.exception
+    assert any("Found 1 class" in e.value for e in app.error)
+    assert [m.value for m in app.metric][:2] == ["3", "1"]
+
+
+def test_data_page_without_data_explains_what_to_do():
+    app = page("pages/1_Data.py")
+    assert not app.exception and any("Upload a zip" in i.value for i in app.info)
+
+
+def test_model_page_shows_frozen_and_trainable_counts(shapes_dataset):
+    app = page("pages/2_Model.py", Workspace(dataset=shapes_dataset))
+    assert not app.exception
+    labels = [m.label for m in app.metric]
+    assert labels == ["Frozen parameters", "Trainable parameters"]
+    assert app.metric[1].value == f"{1280 * 2 + 2:,}"
+    app.slider[0].set_value(1).run()
+    assert app.session_state[KEY].config.trainable_blocks == 1
+    assert app.metric[1].value != f"{1280 * 2 + 2:,}"
+
+
+def test_train_page_shows_device_and_result(finished_workspace):
+    app = page("pages/3_Train.py", finished_workspace)
+    assert not app.exception
+    assert any("Device:" in m.value for m in app.markdown)
+    assert any("validation AUC" in s.value for s in app.success)
+
+
+def test_train_page_without_data_points_to_data_page():
+    app = page("pages/3_Train.py")
+    assert not app.exception and any("No data yet" in i.value for i in app.info)
+
+
+def test_evaluate_page_shows_auc(finished_workspace, trained):
+    app = page("pages/4_Evaluate.py", finished_workspace)
+    assert not app.exception
+    assert app.metric[0].label == "AUC" and app.metric[0].value == f"{trained.report.auc:.3f}"
+
+
+def test_predict_page_uses_session_model(finished_workspace, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    app = page("pages/5_Predict.py", finished_workspace)
+    assert not app.exception
+    assert "trained in this session" in app.selectbox[0].value
+
+
+def test_zip_fixture_helper_builds_archives():
+    assert make_zip({"a/b.txt": b"x"})[:2] == b"PK"

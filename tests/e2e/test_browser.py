@@ -1,0 +1,77 @@
+"""The real app in real Chromium: load the sample, train the bundled backbone, read the AUC."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parents[2]
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("Chromium is missing: .ci/run installs it with 'apt-get install -y chromium'.")
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory):
+    port = free_port()
+    env = {**os.environ, "TLCORE_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def test_sample_to_auc(app_url, browser):
+    page = browser.new_page(viewport={"width": 1300, "height": 900})
+    page.goto(app_url)
+    page.get_by_role("button", name="Load the sample data").click()
+    expect(page.get_by_text("Check your data")).to_be_visible(timeout=60_000)
+
+    page.get_by_role("link", name="Train").first.click()
+    expect(page.get_by_text("Trainable blocks:")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Train").click()
+    expect(page.get_by_text("validation AUC")).to_be_visible(timeout=300_000)
+
+    page.get_by_role("link", name="Evaluate").first.click()
+    auc = page.get_by_test_id("stMetric").filter(has_text="AUC").get_by_test_id("stMetricValue")
+    expect(auc).to_be_visible(timeout=60_000)
+    assert float(auc.inner_text()) > 0.9
+    expect(page.get_by_text("Confusion matrix").first).to_be_visible()
+    page.close()
