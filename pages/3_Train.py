@@ -19,7 +19,9 @@ st.markdown(f"**Data:** {ws.data_label} · **Backbone:** {backbone_title(cfg.bac
 with st.form("train_settings"):
     c1, c2, c3 = st.columns(3)
     epochs = c1.number_input("Epochs", 1, 500, cfg.epochs)
-    lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cfg.learning_rate)
+    lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cfg.learning_rate,
+                          help="How big each learning step is. The default suits the new layer; "
+                               "fine-tuned backbone blocks use a tenth of it.")
     batch = c3.select_slider("Batch size", [8, 16, 32, 64, 128], cfg.batch_size)
     c4, c5, c6 = st.columns(3)
     augment = c4.toggle("Augmentation (flip, small rotation)", cfg.augment)

@@ -16,7 +16,7 @@ class TrainConfig:
     backbone: str = DEFAULT_BACKBONE
     trainable_blocks: int = 0
     epochs: int = 15
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-3
     batch_size: int = 32
     augment: bool = False
     early_stopping_patience: int = 5
