@@ -1,7 +1,6 @@
 """Landing page: what transfer learning is, pick a task, one-click sample data."""
 import streamlit as st
 
-from tlcore import build_dataset, digits_sample
 from tlcore.ui import workspace
 
 st.set_page_config(page_title="Transfer Learning Studio", page_icon=":material/school:", layout="wide")
@@ -30,7 +29,7 @@ with left:
 with right:
     st.markdown("No pictures at hand? Try 400 handwritten digits (10 classes) that come with the app.")
     if st.button("Load the sample data", icon=":material/auto_awesome:", type="primary"):
-        ws.set_data(build_dataset(digits_sample()), "Sample: handwritten digits", "sample:digits")
+        ws.use_sample()
         st.switch_page("pages/1_Data.py")
 
 st.subheader("3. Then")

@@ -4,7 +4,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, build_dataset, digits_sample, read_zip, records_from_uploads
+from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
 from tlcore.ui import show_error, workspace
 
 st.set_page_config(page_title="Data", page_icon=":material/upload:", layout="wide")
@@ -65,7 +65,7 @@ with classes_tab:
 with sample_tab:
     st.markdown("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
     if st.button("Load the sample data", icon=":material/auto_awesome:"):
-        ws.set_data(build_dataset(digits_sample()), "Sample: handwritten digits", "sample:digits")
+        ws.use_sample()
 
 with st.expander("Validation: split or separate data"):
     fraction = st.slider("Share of each class kept aside for validation", 0.05, 0.5, ws.config.val_fraction, 0.05,

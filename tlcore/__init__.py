@@ -6,7 +6,7 @@ from .data import (
     ImageDataset, ValidationReport, build_dataset, digits_sample, read_data_path, read_zip, records_from_uploads,
 )
 from .device import describe_device, resolve_device
-from .errors import BackboneUnavailable, ConfigError, DataError, ImageReadError, NotFitted, RunLoadError, TLCoreError
+from .errors import BackboneUnavailable, ConfigError, DataError, ImageReadError, RunLoadError, TLCoreError
 from .experiment import TrainResult, train_image_classifier
 from .freezing import FreezeSummary, freeze_summary
 from .metrics import EvalReport, evaluate
@@ -17,7 +17,7 @@ __all__ = [
     "BackboneInfo", "create_backbone", "get_backbone_info", "list_backbones", "ImageClassifier", "TrainConfig",
     "ImageDataset", "ValidationReport", "build_dataset", "digits_sample", "read_data_path", "read_zip",
     "records_from_uploads", "describe_device", "resolve_device", "BackboneUnavailable", "ConfigError",
-    "DataError", "ImageReadError", "NotFitted", "RunLoadError", "TLCoreError", "TrainResult",
+    "DataError", "ImageReadError", "RunLoadError", "TLCoreError", "TrainResult",
     "train_image_classifier", "FreezeSummary", "freeze_summary", "EvalReport", "evaluate", "load_run",
     "predictions_frame", "save_run", "Callback", "EpochLog", "TrainingCancelled",
 ]

@@ -25,9 +25,5 @@ class ConfigError(TLCoreError):
     """A setting is out of range or does not fit the chosen backbone."""
 
 
-class NotFitted(TLCoreError):
-    """A model was used for prediction before it was trained or loaded."""
-
-
 class RunLoadError(TLCoreError):
     """A saved run folder is missing files or is not one of ours."""

@@ -105,10 +105,6 @@ def load_run(run_dir: str | Path, device: torch.device | None = None) -> ImageCl
     return ImageClassifier(model, classes, prep, config["backbone"], int(config["trainable_blocks"]), device)
 
 
-def read_metrics(run_dir: str | Path) -> dict:
-    return json.loads((Path(run_dir) / "metrics.json").read_text())
-
-
 def runs_dir() -> Path:
     """Where the app saves runs: $TLCORE_RUNS_DIR, else ./runs."""
     return Path(os.environ.get("TLCORE_RUNS_DIR", "runs"))

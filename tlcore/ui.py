@@ -11,7 +11,7 @@ from PIL import Image
 from . import jobs
 from .backbones import create_backbone, get_backbone_info
 from .config import TrainConfig
-from .data import ImageDataset
+from .data import ImageDataset, build_dataset, digits_sample
 from .errors import TLCoreError
 from .experiment import TrainResult
 from .freezing import FreezeSummary, freeze_summary
@@ -43,6 +43,9 @@ class Workspace:
     def set_data(self, dataset: ImageDataset, label: str, key: str) -> None:
         """New data makes any earlier model stale: forget it (a running job carries on unseen)."""
         self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
+
+    def use_sample(self) -> None:
+        self.set_data(build_dataset(digits_sample()), "Sample: handwritten digits", "sample:digits")
 
     def update_config(self, **changes) -> None:
         self.config = replace(self.config, **changes)
@@ -82,21 +85,24 @@ def image_data_uri(image: Image.Image) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+def _missing(message: str, page: str, label: str, icon: str) -> bool:
+    st.info(message)
+    st.page_link(page, label=label, icon=icon)
+    return True
+
+
 def need_data(ws: Workspace) -> bool:
-    """Show a pointer to the Data page when there is no data yet; True if the page should stop."""
-    if ws.dataset is None:
-        st.info("No data yet. Start on the **Data** page: upload a zip, add images per class, or load the sample.")
-        st.page_link("pages/1_Data.py", label="Go to Data", icon=":material/upload:")
-        return True
-    return False
+    """Point to the Data page when there is no data yet; True if the page should stop."""
+    return ws.dataset is None and _missing(
+        "No data yet. Start on the **Data** page: upload a zip, add images per class, or load the sample.",
+        "pages/1_Data.py", "Go to Data", ":material/upload:")
 
 
 def need_result(ws: Workspace) -> bool:
-    if ws.result is None:
-        st.info("No trained model yet. Train one on the **Train** page first.")
-        st.page_link("pages/3_Train.py", label="Go to Train", icon=":material/model_training:")
-        return True
-    return False
+    """Point to the Train page when nothing is trained yet; True if the page should stop."""
+    return ws.result is None and _missing(
+        "No trained model yet. Train one on the **Train** page first.",
+        "pages/3_Train.py", "Go to Train", ":material/model_training:")
 
 
 def backbone_title(name: str) -> str:
