@@ -1,4 +1,5 @@
-"""A trained image classifier: the model with its classes and preprocessing, ready to predict."""
+"""Trained classifiers, ready to predict: images (with their preprocessing) and texts (with their
+tokenizer or fitted featuriser). predict_proba columns follow `classes`, as in scikit-learn."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -12,6 +13,8 @@ from .backbones import Preprocessing
 from .device import autocast_dtype
 from .features import load_pixels, load_readable_pixels, normalize
 from .model import TransferModel
+from .text_features import compute_text_activations
+from .training import predict_logits
 
 
 @dataclass
@@ -24,6 +27,8 @@ class ImageClassifier:
     backbone: str
     trainable_blocks: int
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    head: str = "linear"
+    task = "image"
 
     @torch.inference_mode()
     def _proba(self, pixels: torch.Tensor, batch_size: int = 32) -> np.ndarray:
@@ -56,3 +61,42 @@ class ImageClassifier:
     def predict_proba(self, files: Sequence[tuple[str, bytes]]) -> np.ndarray:
         """Probabilities [n, len(classes)]; raises ImageReadError if a file is unreadable."""
         return self._proba(load_pixels(files, self.preprocessing))
+
+
+@dataclass
+class TextClassifier:
+    """A text model: a transformer backbone (it tokenizes) or a classic featuriser, then the head."""
+
+    model: TransferModel
+    classes: list[str]
+    backbone: str
+    trainable_blocks: int
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    head: str = "linear"
+    featurizer: object | None = None  # TfidfFeaturizer / WordVectorFeaturizer for the classic backbones
+    task = "text"
+
+    @torch.inference_mode()
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities [n, len(classes)]."""
+        texts = [str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        self.model.eval().to(self.device)
+        if self.featurizer is not None:
+            features = self.featurizer.transform(texts)
+        else:
+            ids, mask, _ = self.model.backbone.tokenize(texts)
+            features = compute_text_activations(self.model.backbone, ids, mask, None, device=self.device)
+        logits = predict_logits(self.model, features, len(self.model.backbone.stages), device=self.device)
+        return torch.softmax(logits, dim=1).numpy()
+
+    def predict_table(self, texts: Sequence[str]) -> pd.DataFrame:
+        """One row per text: the text, predicted class, confidence, one probability column per class."""
+        proba = self.predict_proba(texts)
+        frame = pd.DataFrame({"text": list(texts),
+                              "predicted": [self.classes[i] for i in proba.argmax(1)] if len(proba) else [],
+                              "confidence": proba.max(1) if len(proba) else []})
+        for i, c in enumerate(self.classes):
+            frame[f"p_{c}"] = proba[:, i]
+        return frame

@@ -5,8 +5,10 @@ from dataclasses import asdict, dataclass, fields
 
 from .device import DEVICE_CHOICES
 from .errors import ConfigError
+from .heads import check_head
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
+DEFAULT_TEXT_BACKBONE = "all-MiniLM-L6-v2"
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class TrainConfig:
     val_fraction: float = 0.2
     seed: int = 0
     device: str = "auto"
+    head: str = "linear"
+    word_vectors_file: str | None = None  # a GloVe-format .txt for the word-vectors featuriser
 
     def __post_init__(self):
         checks = [
@@ -37,6 +41,7 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        check_head(self.head, self.trainable_blocks)
 
     def to_dict(self) -> dict:
         return asdict(self)

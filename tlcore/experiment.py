@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -11,13 +11,14 @@ import torch
 from .backbones import create_backbone, get_backbone_info
 from .classifier import ImageClassifier
 from .config import TrainConfig
-from .data import ImageDataset, stratified_split
+from .data import ImageDataset, LabelledDataset, stratified_split
 from .device import describe_device, resolve_device
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .features import (
     ACTIVATION_CACHE, ActivationCache, augment, compute_activations, fingerprint, load_pixels, normalize,
 )
 from .freezing import apply_freeze
+from .heads import HEADS, SKLEARN_HEADS, fit_sklearn_head
 from .metrics import EvalReport, evaluate
 from .model import TransferModel
 from .training import BatchSource, Callback, EarlyStopping, EpochLog, cached_views, fit, predict_logits
@@ -27,17 +28,22 @@ from .training import BatchSource, Callback, EarlyStopping, EpochLog, cached_vie
 class TrainResult:
     """Everything the Evaluate page, the command line and a saved run need."""
 
-    classifier: ImageClassifier
+    classifier: "ImageClassifier | TextClassifier"
     config: TrainConfig
     history: list[EpochLog]
     report: EvalReport
     val_proba: np.ndarray
     y_val: np.ndarray
-    val_examples: list  # ImageExample, aligned with val_proba
+    val_examples: list  # ImageExample or TextExample, aligned with val_proba
     n_train: int
     best_epoch: int
     device: str
     timings_s: dict[str, float]
+    extra: dict = field(default_factory=dict)  # task-specific facts, e.g. how many texts were truncated
+
+    @property
+    def task(self) -> str:
+        return self.classifier.task
 
     def metrics_dict(self) -> dict:
         """The metrics.json contract."""
@@ -47,7 +53,7 @@ class TrainResult:
             "confusion_matrix": report["confusion_matrix"], "per_class": report["per_class"],
             "roc_curves": report["roc_curves"], "n_train": self.n_train, "n_val": report["n"],
             "best_epoch": self.best_epoch, "epochs_run": len(self.history), "device": self.device,
-            "timings_s": self.timings_s,
+            "timings_s": self.timings_s, "head": self.config.head, **self.extra,
         }
 
 
@@ -62,7 +68,7 @@ def _files(dataset: ImageDataset) -> list[tuple[str, bytes]]:
     return [(e.name, e.data) for e in dataset.examples]
 
 
-def _validation_set(dataset: ImageDataset, val_dataset: ImageDataset | None, config: TrainConfig):
+def _validation_set(dataset: LabelledDataset, val_dataset: LabelledDataset | None, config: TrainConfig):
     """(train dataset, train index, val dataset, val index): a seeded split, or the given set."""
     labels = dataset.labels
     if val_dataset is None:
@@ -73,7 +79,7 @@ def _validation_set(dataset: ImageDataset, val_dataset: ImageDataset | None, con
         raise DataError(f"The validation data has classes the training data lacks: {', '.join(unknown)}. "
                         "Use the same class folder names in both.")
     if not val_dataset.examples:
-        raise DataError("The validation data has no readable images. Check the validation zip or folder.")
+        raise DataError(f"The validation data has no usable {dataset.report.unit}s. Check the validation file.")
     return dataset, np.arange(len(dataset)), val_dataset, np.arange(len(val_dataset))
 
 
@@ -84,10 +90,12 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
     dataset.require_trainable()
     train_set, train_idx, val_set, val_idx = _validation_set(dataset, val_dataset, config)
     info = get_backbone_info(config.backbone)
+    if info.modality != "image":
+        raise ConfigError(f"{info.title} is a text model. Pick an image backbone for images.")
     prep = info.preprocessing
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)
-    model = TransferModel(create_backbone(config.backbone), len(dataset.classes))
+    model = TransferModel(create_backbone(config.backbone), len(dataset.classes), config.head)
     boundary = apply_freeze(model, config.trainable_blocks)
     model.to(device)
     timings = {"load_backbone": time.perf_counter() - started}
@@ -112,40 +120,62 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
         )
 
     val_acts = activations(id(val_set))[val_idx]
-    train_pixels = pixels[id(train_set)][train_idx]
+    train_acts = None
     if config.augment and config.trainable_blocks > 0:
-        train_batches = _augmented_batches(model, train_pixels, prep, boundary, device)
+        train_batches = _augmented_batches(model, pixels[id(train_set)][train_idx], prep, boundary, device)
     else:
-        views = [activations(id(train_set))[train_idx]]
+        train_acts = activations(id(train_set))[train_idx]
+        views = [train_acts]
         if config.augment:  # frozen backbone: a flipped copy of each image is the augmentation
             views.append(activations(id(train_set), flip=True)[train_idx])
         train_batches = cached_views(views)
     timings["features"] = time.perf_counter() - t
 
-    t = time.perf_counter()
-    all_callbacks = list(callbacks)
-    stopper = EarlyStopping(config.early_stopping_patience) if config.early_stopping_patience else None
-    if stopper:
-        all_callbacks.append(stopper)
     y_train = train_set.label_indices(dataset.classes)[train_idx]
     y_val = val_set.label_indices(dataset.classes)[val_idx]
-    trainer = fit(model, boundary=boundary, train_batches=train_batches, y_train=y_train,
-                  val_activations=val_acts, y_val=y_val, epochs=config.epochs,
-                  learning_rate=config.learning_rate, batch_size=config.batch_size, device=device,
-                  seed=config.seed, callbacks=all_callbacks)
+    return fit_and_evaluate(
+        model, boundary, config, classes=dataset.classes, train_batches=train_batches, train_acts=train_acts,
+        y_train=y_train, val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx],
+        device=device, callbacks=callbacks, timings=timings, started=started,
+        make_classifier=lambda: ImageClassifier(model, list(dataset.classes), prep, config.backbone,
+                                                config.trainable_blocks, device, config.head),
+    )
+
+
+def fit_and_evaluate(model: TransferModel, boundary: int, config: TrainConfig, *, classes: list[str],
+                     train_batches: BatchSource, train_acts, y_train: np.ndarray, val_acts, y_val: np.ndarray,
+                     val_examples: list, device: torch.device, callbacks: Sequence[Callback],
+                     timings: dict[str, float], started: float, make_classifier, extra: dict | None = None):
+    """The part every task shares: train the head (fit loop, or scikit-learn on frozen features),
+    then score the validation set."""
+    t = time.perf_counter()
+    history, best_epoch = [], 0
+    if config.head in SKLEARN_HEADS:
+        _emit(callbacks, f"Fitting the {HEADS[config.head].split(' (')[0].lower()}")(0, 1)
+        model.head = fit_sklearn_head(config.head, train_acts.numpy(), y_train, len(classes), config.seed).to(device)
+    else:
+        all_callbacks = list(callbacks)
+        stopper = EarlyStopping(config.early_stopping_patience) if config.early_stopping_patience else None
+        if stopper:
+            all_callbacks.append(stopper)
+        trainer = fit(model, boundary=boundary, train_batches=train_batches, y_train=y_train,
+                      val_activations=val_acts, y_val=y_val, epochs=config.epochs,
+                      learning_rate=config.learning_rate, batch_size=config.batch_size, device=device,
+                      seed=config.seed, callbacks=all_callbacks)
+        history = trainer.history
+        best_epoch = stopper.best_epoch if stopper else len(history)
     timings["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
     proba = torch.softmax(predict_logits(model, val_acts, boundary, device=device), dim=1).numpy()
-    report = evaluate(y_val, proba, classes=dataset.classes)
+    report = evaluate(y_val, proba, classes=classes)
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
-    classifier = ImageClassifier(model, list(dataset.classes), prep, config.backbone, config.trainable_blocks, device)
     return TrainResult(
-        classifier=classifier, config=config, history=trainer.history, report=report, val_proba=proba,
-        y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx], n_train=len(train_idx),
-        best_epoch=stopper.best_epoch if stopper else len(trainer.history),
+        classifier=make_classifier(), config=config, history=history, report=report, val_proba=proba,
+        y_val=y_val, val_examples=val_examples, n_train=len(y_train), best_epoch=best_epoch,
         device=describe_device(device), timings_s={k: round(v, 3) for k, v in timings.items()},
+        extra=extra or {},
     )
 
 

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from .activations import Activations, nbytes
 from .backbones import Preprocessing
 from .data.images import decode_image
 from .errors import ImageReadError
@@ -123,24 +124,24 @@ class ActivationCache:
 
     def __init__(self, max_bytes: int = 2 * 1024**3):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, torch.Tensor] = OrderedDict()
+        self._items: OrderedDict[tuple, Activations] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> torch.Tensor | None:
+    def get(self, key: tuple) -> Activations | None:
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
             return None
 
-    def put(self, key: tuple, value: torch.Tensor) -> None:
+    def put(self, key: tuple, value: Activations) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
-            while len(self._items) > 1 and sum(v.nbytes for v in self._items.values()) > self.max_bytes:
+            while len(self._items) > 1 and sum(nbytes(v) for v in self._items.values()) > self.max_bytes:
                 self._items.popitem(last=False)
 
-    def get_or_compute(self, key: tuple, compute: Callable[[], torch.Tensor]) -> torch.Tensor:
+    def get_or_compute(self, key: tuple, compute: Callable[[], Activations]) -> Activations:
         found = self.get(key)
         if found is None:
             found = compute()

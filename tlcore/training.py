@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .activations import Activations, num_rows, take, to_device
 from .device import autocast_dtype
 from .freezing import set_train_mode
 from .model import TransferModel
@@ -47,13 +48,13 @@ class BatchSource(Protocol):
     def __call__(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 
 
-def cached_views(views: Sequence[torch.Tensor]) -> BatchSource:
+def cached_views(views: Sequence[Activations]) -> BatchSource:
     """Precomputed activations; with several views (e.g. original and flipped) each example
     gets a random one per epoch."""
 
     def batch(index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if len(views) == 1:
-            return views[0][index]
+            return take(views[0], index)
         choice = torch.randint(len(views), (len(index),), generator=generator)
         stacked = torch.stack([v[index] for v in views])
         return stacked[choice, torch.arange(len(index))]
@@ -72,18 +73,19 @@ class Trainer:
 
 
 @torch.no_grad()
-def predict_logits(model: TransferModel, activations: torch.Tensor, start: int, *,
+def predict_logits(model: TransferModel, activations: Activations, start: int, *,
                    device: torch.device, batch_size: int = 256) -> torch.Tensor:
     """Logits in eval mode from cached activations at stage `start`."""
     was_training = model.training
     model.eval()
     dtype = autocast_dtype(device)
     out = []
-    for i in range(0, len(activations), batch_size):
+    for i in range(0, num_rows(activations), batch_size):
+        batch = to_device(take(activations, slice(i, i + batch_size)), device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out.append(model.forward_from(activations[i:i + batch_size].to(device), start).float().cpu())
+            out.append(model.forward_from(batch, start).float().cpu())
     model.train(was_training)
-    return torch.cat(out)
+    return torch.cat(out) if out else torch.empty(0)
 
 
 def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
@@ -95,7 +97,7 @@ def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
 
 
 def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_train: np.ndarray,
-        val_activations: torch.Tensor, y_val: np.ndarray, epochs: int, learning_rate: float,
+        val_activations: Activations, y_val: np.ndarray, epochs: int, learning_rate: float,
         batch_size: int, device: torch.device, seed: int,
         callbacks: Sequence[Callback] = ()) -> Trainer:
     """Train the stages from `boundary` on and the head. Returns the Trainer with its history."""
@@ -112,7 +114,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
         total_loss, correct = 0.0, 0
         for i in range(0, len(order), batch_size):
             index = order[i:i + batch_size]
-            x = train_batches(index, generator).to(device, non_blocking=True)
+            x = to_device(train_batches(index, generator), device)
             y = y_train_t[index].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model.forward_from(x, boundary)

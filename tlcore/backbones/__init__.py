@@ -1,5 +1,5 @@
 """Backbone registry; importing this package registers every adapter."""
-from . import efficientnet_lite, torchvision_models  # noqa: F401  (registration side effect)
+from . import classic_text, efficientnet_lite, sentence_transformers, torchvision_models  # noqa: F401 (registers)
 from .registry import (
     BackboneInfo, BlockBackbone, Preprocessing, create_backbone, get_backbone_info, list_backbones,
 )

@@ -40,10 +40,12 @@ class BackboneInfo:
     licence: str
     num_params: int
     block_names: tuple[str, ...]
-    preprocessing: Preprocessing
+    preprocessing: Preprocessing | None  # images only
     weights_path: Callable[[], Path]
     download_url: str | None = None
     convolutional: bool = True
+    max_length: int | None = None  # texts only: longer texts are truncated to this many tokens
+    classic: bool = False  # a featuriser fitted on the user's data (no pretrained network to fine-tune)
 
     @property
     def num_blocks(self) -> int:

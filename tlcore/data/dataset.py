@@ -26,29 +26,35 @@ class ImageExample:
 
 @dataclass
 class ValidationReport:
-    """What the data looks like before training: counts per class and every skipped file."""
+    """What the data looks like before training: counts per class, every skipped file or row, and
+    (texts) how many rows were dropped and why, and which encoding the file was read with."""
 
     class_counts: dict[str, int]
     skipped: list[Skipped] = field(default_factory=list)
+    unit: str = "image"
+    dropped: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def problems(self) -> list[str]:
         """Sentences that block training, each saying how to fix it."""
+        add_class = ("Add another class folder (or another class in the page)." if self.unit == "image"
+                     else "Add rows with another label (or another class in the page).")
         if len(self.class_counts) < MIN_CLASSES:
             found = ", ".join(self.class_counts) or "none"
-            return [f"Found {len(self.class_counts)} class ({found}); at least {MIN_CLASSES} are needed. "
-                    "Add another class folder (or another class in the page)."]
+            return [f"Found {len(self.class_counts)} class ({found}); at least {MIN_CLASSES} are needed. {add_class}"]
         return [
-            f"Class '{label}' has {count} image; each class needs at least {MIN_PER_CLASS}. Add more images to it."
+            f"Class '{label}' has {count} {self.unit}; each class needs at least {MIN_PER_CLASS}. "
+            f"Add more {self.unit}s to it."
             for label, count in self.class_counts.items()
             if count < MIN_PER_CLASS
         ]
 
 
 @dataclass
-class ImageDataset:
-    """Decodable examples with their classes (sorted names) and the validation report."""
+class LabelledDataset:
+    """Examples with their classes (sorted names) and the validation report; images and texts alike."""
 
-    examples: list[ImageExample]
+    examples: list
     classes: list[str]
     report: ValidationReport
 
@@ -64,11 +70,15 @@ class ImageDataset:
     def __len__(self) -> int:
         return len(self.examples)
 
-    def require_trainable(self) -> "ImageDataset":
+    def require_trainable(self) -> "LabelledDataset":
         problems = self.report.problems()
         if problems:
             raise DataError(" ".join(problems))
         return self
+
+
+class ImageDataset(LabelledDataset):
+    """Decodable images (ImageExample) and their report."""
 
 
 def _check(record: Record) -> ImageExample | Skipped:

@@ -1,0 +1,151 @@
+"""Classifier heads on top of a backbone's features.
+
+`linear` and `mlp` train in the fit loop (and can sit on top of fine-tuned blocks). The scikit-learn
+heads fit on frozen pooled features and are then copied into small torch modules, so a saved run is
+still only tensors (safetensors) and JSON, and prediction is one code path for every head.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import ConfigError
+
+HEADS = {
+    "linear": "Linear layer (default)",
+    "mlp": "Small neural network (one hidden layer)",
+    "logistic_regression": "Logistic regression (scikit-learn)",
+    "random_forest": "Random forest (scikit-learn)",
+    "linear_svm": "Linear SVM, calibrated probabilities (scikit-learn)",
+}
+SKLEARN_HEADS = ("logistic_regression", "random_forest", "linear_svm")
+MLP_HIDDEN = 256
+
+
+def check_head(name: str, trainable_blocks: int) -> None:
+    if name not in HEADS:
+        raise ConfigError(f"Unknown head '{name}'. Choose one of: {', '.join(HEADS)}.")
+    if name in SKLEARN_HEADS and trainable_blocks > 0:
+        raise ConfigError(f"The {HEADS[name]} head works on a frozen backbone only. Set trainable blocks to 0, "
+                          "or pick the linear or small neural network head to fine-tune.")
+
+
+def torch_head(name: str, num_features: int, num_classes: int, dropout: float = 0.2) -> nn.Module:
+    """A freshly initialised head that the fit loop trains (also the shape a logistic head is copied into)."""
+    if name == "mlp":
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, MLP_HIDDEN), nn.ReLU(),
+                             nn.Dropout(dropout), nn.Linear(MLP_HIDDEN, num_classes))
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
+
+
+class CalibratedLinear(nn.Module):
+    """Linear scores with one Platt sigmoid per class (scikit-learn's CalibratedClassifierCV,
+    method='sigmoid', ensemble=False); outputs log-probabilities, so softmax gives them back."""
+
+    def __init__(self, num_features: int, num_scores: int):
+        super().__init__()
+        self.linear = nn.Linear(num_features, num_scores)
+        self.register_buffer("a", torch.zeros(num_scores))
+        self.register_buffer("b", torch.zeros(num_scores))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(-(self.a * self.linear(x.float()) + self.b))
+        if p.shape[1] == 1:  # binary: the calibrated score is the positive class
+            proba = torch.cat([1 - p, p], dim=1)
+        else:
+            total = p.sum(1, keepdim=True)
+            proba = torch.where(total > 0, p / total.clamp(min=1e-30), torch.full_like(p, 1 / p.shape[1]))
+        return proba.clamp(min=1e-12).log()
+
+
+class ForestHead(nn.Module):
+    """A fitted random forest as padded node tables [trees, nodes]; forward walks every tree at once."""
+
+    def __init__(self, feature: torch.Tensor, threshold: torch.Tensor, left: torch.Tensor,
+                 right: torch.Tensor, value: torch.Tensor, depth: int):
+        super().__init__()
+        for name, t in (("feature", feature), ("threshold", threshold), ("left", left), ("right", right),
+                        ("value", value)):
+            self.register_buffer(name, t)
+        self.register_buffer("depth", torch.tensor(depth))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.float()
+        trees = torch.arange(self.feature.shape[0], device=x.device)
+        node = torch.zeros((x.shape[0], len(trees)), dtype=torch.long, device=x.device)
+        for _ in range(int(self.depth)):
+            feature = self.feature[trees, node].clamp(min=0)
+            go_left = x.gather(1, feature) <= self.threshold[trees, node]
+            child = torch.where(go_left, self.left[trees, node], self.right[trees, node])
+            node = torch.where(child >= 0, child, node)  # leaves have no children: stay
+        proba = self.value[trees, node].mean(1)
+        return proba.clamp(min=1e-12).log()
+
+    @classmethod
+    def from_sklearn(cls, forest) -> "ForestHead":
+        trees = [est.tree_ for est in forest.estimators_]
+        nodes = max(t.node_count for t in trees)
+        n_classes = trees[0].value.shape[2]
+
+        def table(get, fill, dtype):
+            out = np.full((len(trees), nodes), fill, dtype=dtype)
+            for i, t in enumerate(trees):
+                out[i, :t.node_count] = get(t)
+            return torch.from_numpy(out)
+
+        value = np.zeros((len(trees), nodes, n_classes), dtype=np.float32)
+        for i, t in enumerate(trees):
+            v = t.value[:, 0, :]
+            value[i, :t.node_count] = v / np.maximum(v.sum(1, keepdims=True), 1e-30)
+        return cls(table(lambda t: t.feature, -2, np.int64), table(lambda t: t.threshold, 0.0, np.float64),
+                   table(lambda t: t.children_left, -1, np.int64), table(lambda t: t.children_right, -1, np.int64),
+                   torch.from_numpy(value), max(t.max_depth for t in trees))
+
+    @classmethod
+    def from_state(cls, state: dict[str, torch.Tensor]) -> "ForestHead":
+        return cls(state["feature"], state["threshold"], state["left"], state["right"], state["value"],
+                   int(state["depth"]))
+
+
+def fit_sklearn_head(name: str, x: np.ndarray, y: np.ndarray, num_classes: int, seed: int) -> nn.Module:
+    """Fit the scikit-learn model on frozen features and return it as an equivalent torch head."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
+
+    x = np.asarray(x, dtype=np.float32)
+    if name == "random_forest":
+        forest = RandomForestClassifier(n_estimators=100, random_state=seed, n_jobs=-1).fit(x, y)
+        return ForestHead.from_sklearn(forest)
+    if name == "logistic_regression":
+        model = LogisticRegression(max_iter=2000).fit(x, y)
+        head = torch_head("linear", x.shape[1], num_classes)
+        weight, bias = model.coef_, model.intercept_
+        if num_classes == 2:  # sigmoid(z) is softmax([0, z])
+            weight, bias = np.vstack([np.zeros_like(weight), weight]), np.concatenate([[0.0], bias])
+        head[1].weight.data = torch.as_tensor(weight, dtype=torch.float32)
+        head[1].bias.data = torch.as_tensor(bias, dtype=torch.float32)
+        return head
+    if name == "linear_svm":
+        folds = int(min(3, np.bincount(y).min()))
+        calibrated = CalibratedClassifierCV(LinearSVC(random_state=seed), method="sigmoid", cv=folds,
+                                            ensemble=False).fit(x, y)
+        fitted = calibrated.calibrated_classifiers_[0]
+        head = CalibratedLinear(x.shape[1], fitted.estimator.coef_.shape[0])
+        head.linear.weight.data = torch.as_tensor(fitted.estimator.coef_, dtype=torch.float32)
+        head.linear.bias.data = torch.as_tensor(fitted.estimator.intercept_, dtype=torch.float32)
+        head.a.copy_(torch.tensor([c.a_ for c in fitted.calibrators], dtype=torch.float32))
+        head.b.copy_(torch.tensor([c.b_ for c in fitted.calibrators], dtype=torch.float32))
+        return head
+    raise ConfigError(f"'{name}' is not a scikit-learn head.")
+
+
+def head_for_state(name: str, state: dict[str, torch.Tensor], num_features: int, num_classes: int) -> nn.Module:
+    """An empty head of the right shape to load saved weights into (`state` holds the head's tensors)."""
+    if name == "random_forest":
+        return ForestHead.from_state(state)
+    if name == "linear_svm":
+        return CalibratedLinear(num_features, state["linear.weight"].shape[0])
+    return torch_head("linear" if name == "logistic_regression" else name, num_features, num_classes)

@@ -1,0 +1,48 @@
+"""Texts -> token ids -> activations at the frozen boundary, computed once (shortest texts batched
+together, as sentence-transformers' encode does) and cached."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .activations import Activations, concat, take
+from .backbones.sentence_transformers import TextBackbone
+from .device import autocast_dtype
+
+ProgressFn = Callable[[int, int], None]
+
+
+def text_fingerprint(texts: list[str]) -> str:
+    import hashlib
+
+    digest = hashlib.sha1()
+    for text in texts:
+        digest.update(hashlib.sha1(text.encode("utf-8")).digest())
+    return digest.hexdigest()
+
+
+@torch.inference_mode()
+def compute_text_activations(backbone: TextBackbone, ids: torch.Tensor, mask: torch.Tensor, stop: int, *,
+                             device: torch.device, batch_size: int = 64,
+                             progress: ProgressFn | None = None) -> Activations:
+    """Run blocks [0, stop) over all texts in eval mode. Texts of similar length share a batch, which is
+    cut to its longest text; results come back in the original order, on the CPU."""
+    was_training = backbone.training
+    backbone.eval()
+    dtype = autocast_dtype(device)
+    lengths = mask.sum(1)
+    order = torch.argsort(lengths, descending=True, stable=True)
+    chunks = []
+    for start in range(0, len(order), batch_size):
+        index = order[start:start + batch_size]
+        width = int(lengths[index].max())
+        x = (ids[index, :width].to(device), mask[index, :width].to(device))
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            out = backbone.run(x, 0, stop)
+        chunks.append(tuple(t.float().cpu() if t.is_floating_point() else t.cpu() for t in out)
+                      if isinstance(out, tuple) else out.float().cpu())
+        if progress:
+            progress(min(start + batch_size, len(order)), len(order))
+    backbone.train(was_training)
+    return take(concat(chunks), torch.argsort(order))
