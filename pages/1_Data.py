@@ -1,21 +1,28 @@
-"""Data: a zip of class folders, images added per class, or the sample; then the validation report."""
+"""Data: images (a zip, images per class, the sample) or texts (a table, examples per class, the sample);
+then the validation report."""
 import hashlib
 
 import pandas as pd
 import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
-from tlcore.ui import show_error, workspace
+from tlcore.data import build_text_dataset, guess_columns, table_from_pasted, text_sample
+from tlcore.ui import cached_table, show_error, workspace
 
 st.set_page_config(page_title="Data", page_icon=":material/upload:", layout="wide")
 ws = workspace()
 st.title("Data")
+TABLE_TYPES = ["csv", "tsv", "txt", "xlsx"]
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()
 
 
 def load_zip(uploaded, target: str) -> None:
     """Read an uploaded zip once (keyed by its content hash) into the training or validation set."""
     data = uploaded.getvalue()
-    key = f"zip:{hashlib.sha1(data).hexdigest()}"
+    key = f"zip:{digest(data)}"
     if target == "train" and key == ws.loaded_key:
         return
     try:
@@ -30,80 +37,190 @@ def load_zip(uploaded, target: str) -> None:
         ws.val_dataset = dataset
 
 
-zip_tab, classes_tab, sample_tab = st.tabs(["Upload a zip", "Add images per class", "Sample data"])
-with zip_tab:
-    st.markdown("One folder per class inside the zip, e.g. `cats/…jpg`, `dogs/…jpg`. "
-                "A single top folder, `__MACOSX` and `.DS_Store` files are fine.")
-    uploaded = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
-    if uploaded is not None:
-        load_zip(uploaded, "train")
+def image_inputs() -> None:
+    zip_tab, classes_tab, sample_tab = st.tabs(["Upload a zip", "Add images per class", "Sample data"])
+    with zip_tab:
+        st.markdown("One folder per class inside the zip, e.g. `cats/…jpg`, `dogs/…jpg`. "
+                    "A single top folder, `__MACOSX` and `.DS_Store` files are fine.")
+        uploaded = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
+        if uploaded is not None:
+            load_zip(uploaded, "train")
 
-with classes_tab:
-    st.markdown("Name each class and drop its images. Add as many classes as you need.")
-    n_classes = st.session_state.setdefault("data_n_classes", 2)
-    for i in range(n_classes):
-        name_col, files_col = st.columns([1, 3])
-        name_col.text_input("Class name", key=f"data_class_name_{i}", placeholder=f"class {i + 1}")
-        files_col.file_uploader("Images", accept_multiple_files=True, key=f"data_class_files_{i}",
-                                type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
-    add_col, use_col = st.columns([1, 3])
-    if add_col.button("Add a class", icon=":material/add:"):
-        st.session_state["data_n_classes"] += 1
-        st.rerun()
-    if use_col.button("Use these images", type="primary"):
-        uploads = {}
+    with classes_tab:
+        st.markdown("Name each class and drop its images. Add as many classes as you need.")
+        n_classes = st.session_state.setdefault("data_n_classes", 2)
         for i in range(n_classes):
-            name = st.session_state.get(f"data_class_name_{i}", "").strip()
-            files = st.session_state.get(f"data_class_files_{i}") or []
-            if files and not name:
-                st.warning(f"Class {i + 1} has images but no name; give it a name to include it.")
-            if name:
-                uploads.setdefault(name, []).extend((f.name, f.getvalue()) for f in files)
-        with st.spinner("Checking images..."):
-            ws.set_data(build_dataset(records_from_uploads(uploads)), "Images added per class", "classes")
+            name_col, files_col = st.columns([1, 3])
+            name_col.text_input("Class name", key=f"data_class_name_{i}", placeholder=f"class {i + 1}")
+            files_col.file_uploader("Images", accept_multiple_files=True, key=f"data_class_files_{i}",
+                                    type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+        add_col, use_col = st.columns([1, 3])
+        if add_col.button("Add a class", icon=":material/add:"):
+            st.session_state["data_n_classes"] += 1
+            st.rerun()
+        if use_col.button("Use these images", type="primary"):
+            uploads = {}
+            for i in range(n_classes):
+                name = st.session_state.get(f"data_class_name_{i}", "").strip()
+                files = st.session_state.get(f"data_class_files_{i}") or []
+                if files and not name:
+                    st.warning(f"Class {i + 1} has images but no name; give it a name to include it.")
+                if name:
+                    uploads.setdefault(name, []).extend((f.name, f.getvalue()) for f in files)
+            with st.spinner("Checking images..."):
+                ws.set_data(build_dataset(records_from_uploads(uploads)), "Images added per class", "classes")
 
-with sample_tab:
-    st.markdown("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
-    if st.button("Load the sample data", icon=":material/auto_awesome:"):
-        ws.use_sample()
+    with sample_tab:
+        st.markdown("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
+        if st.button("Load the sample data", icon=":material/auto_awesome:"):
+            ws.use_sample()
+
+
+def text_inputs() -> None:
+    file_tab, typed_tab, sample_tab = st.tabs(["Upload a table", "Type examples per class", "Sample data"])
+    with file_tab:
+        st.markdown("A CSV, TSV or Excel (.xlsx) file with one example per row: a column with the text and a "
+                    "column with its label. Excel's semicolon CSVs and non-UTF-8 files are fine.")
+        uploaded = st.file_uploader("Table of texts", type=TABLE_TYPES, key="data_table")
+        if uploaded is not None:
+            load_table(uploaded)
+
+    with typed_tab:
+        st.markdown("Name each class and type one example per line. Ten short sentences per class are "
+                    "enough for a first try.")
+        n_classes = st.session_state.setdefault("data_text_n_classes", 2)
+        for i in range(n_classes):
+            name_col, text_col = st.columns([1, 3])
+            name_col.text_input("Class name", key=f"data_text_name_{i}", placeholder=f"class {i + 1}")
+            text_col.text_area("Examples, one per line", key=f"data_text_lines_{i}", height=120)
+        add_col, use_col = st.columns([1, 3])
+        if add_col.button("Add a class", icon=":material/add:", key="data_text_add"):
+            st.session_state["data_text_n_classes"] += 1
+            st.rerun()
+        if use_col.button("Use these examples", type="primary"):
+            typed = {}
+            for i in range(n_classes):
+                name = st.session_state.get(f"data_text_name_{i}", "").strip()
+                lines = st.session_state.get(f"data_text_lines_{i}", "")
+                if lines.strip() and not name:
+                    st.warning(f"Class {i + 1} has examples but no name; give it a name to include it.")
+                elif name:
+                    typed[name] = typed.get(name, "") + "\n" + lines
+            try:
+                ws.set_data(build_text_dataset(table_from_pasted(typed), "text", "label"), "Typed examples", "typed")
+            except TLCoreError as exc:
+                show_error(exc)
+
+    with sample_tab:
+        st.markdown("90 short sentences made for this app: 30 each about animals, space and cooking.")
+        if st.button("Load the sample data", icon=":material/auto_awesome:"):
+            ws.use_sample()
+        st.download_button("Download the sample as CSV (to see the format)", text_sample().to_csv(index=False),
+                           "sample_texts.csv", "text/csv", icon=":material/download:")
+
+
+def load_table(uploaded) -> None:
+    """Show the first rows, let the user pick the text and label columns (guessed), build the dataset."""
+    data = uploaded.getvalue()
+    try:
+        table = cached_table(data, uploaded.name)
+    except TLCoreError as exc:
+        show_error(exc)
+        return
+    st.dataframe(table.frame.head(5), hide_index=True)
+    columns = list(table.frame.columns)
+    if len(columns) < 2:
+        st.error(f"{uploaded.name} has {len(columns)} column; two are needed, one with the texts and one with "
+                 "the labels. Add a label column and upload it again.", icon=":material/error:")
+        return
+    guessed_text, guessed_label = guess_columns(table.frame)
+    c1, c2 = st.columns(2)
+    text_column = c1.selectbox("Column with the texts", columns, index=columns.index(guessed_text),
+                               key="data_text_column")
+    label_column = c2.selectbox("Column with the labels", columns, index=columns.index(guessed_label),
+                                key="data_label_column")
+    key = f"table:{digest(data)}:{text_column}:{label_column}"
+    if key == ws.loaded_key:
+        return
+    try:
+        ws.set_data(build_text_dataset(table, text_column, label_column), uploaded.name, key)
+    except TLCoreError as exc:
+        show_error(exc)
+
+
+def load_validation_table(uploaded) -> None:
+    try:
+        table = cached_table(uploaded.getvalue(), uploaded.name)
+        text_column, label_column = guess_columns(table.frame)
+        ws.val_dataset = build_text_dataset(table, st.session_state.get("data_text_column", text_column),
+                                            st.session_state.get("data_label_column", label_column))
+    except TLCoreError as exc:
+        show_error(exc)
+
+
+text_task = ws.task == "text"
+if text_task:
+    text_inputs()
+else:
+    image_inputs()
 
 with st.expander("Validation: split or separate data"):
     fraction = st.slider("Share of each class kept aside for validation", 0.05, 0.5, ws.config.val_fraction, 0.05,
-                         help="These images are never trained on; the AUC and confusion matrix come from them.")
+                         help="These examples are never trained on; the AUC and confusion matrix come from them.")
     seed = st.number_input("Random seed for the split", 0, 10_000, ws.config.seed, 1)
     ws.update_config(val_fraction=fraction, seed=int(seed))
-    val_zip = st.file_uploader("Or: a separate validation zip (same class folders)", type=["zip"], key="val_zip")
-    if val_zip is not None:
-        load_zip(val_zip, "val")
+    if text_task:
+        val_file = st.file_uploader("Or: a separate validation table (same columns)", type=TABLE_TYPES,
+                                    key="val_table")
+    else:
+        val_file = st.file_uploader("Or: a separate validation zip (same class folders)", type=["zip"], key="val_zip")
+    if val_file is not None and text_task:
+        load_validation_table(val_file)
+    elif val_file is not None:
+        load_zip(val_file, "val")
     elif ws.val_dataset is not None:
         ws.val_dataset = None
 
 if ws.dataset is None:
-    st.info("Upload a zip, add images per class, or load the sample data to begin.")
+    st.info("Upload a table, type examples per class, or load the sample data to begin." if text_task else
+            "Upload a zip, add images per class, or load the sample data to begin.")
     st.stop()
 
 dataset = ws.dataset
 report = dataset.report
+unit = report.unit
 st.header(f"Check your data: {ws.data_label}")
 problems = report.problems()
 for problem in problems:
     st.error(problem, icon=":material/error:")
+for note in report.notes:
+    st.warning(note, icon=":material/translate:")
 c1, c2, c3 = st.columns(3)
-c1.metric("Images", len(dataset))
+c1.metric(f"{unit.capitalize()}s", len(dataset))
 c2.metric("Classes", len(dataset.classes))
-c3.metric("Skipped files", len(report.skipped))
+if text_task:
+    c3.metric("Dropped rows", sum(report.dropped.values()),
+              help="Rows without a text or without a label are left out.")
+    for reason, count in report.dropped.items():
+        st.caption(f"Left out {count} rows with {reason}.")
+else:
+    c3.metric("Skipped files", len(report.skipped))
 
 for label in dataset.classes:
     examples = [e for e in dataset.examples if e.label == label]
-    st.markdown(f"**{label}**: {len(examples)} images")
-    st.image([e.thumbnail for e in examples[:8]], width=72)
+    st.markdown(f"**{label}**: {len(examples)} {unit}s")
+    if text_task:
+        st.dataframe(pd.DataFrame({"example": [e.text for e in examples[:3]]}), hide_index=True,
+                     column_config={"example": st.column_config.TextColumn(max_chars=200, width="large")})
+    else:
+        st.image([e.thumbnail for e in examples[:8]], width=72)
 
 if report.skipped:
     st.subheader("Skipped files")
     st.dataframe(pd.DataFrame([{"file": s.name, "reason": s.reason} for s in report.skipped]), hide_index=True)
 
 if ws.val_dataset is not None:
-    st.info(f"Separate validation data: {len(ws.val_dataset)} images in {len(ws.val_dataset.classes)} classes; "
+    st.info(f"Separate validation data: {len(ws.val_dataset)} {unit}s in {len(ws.val_dataset.classes)} classes; "
             "the split above is not used.")
 if not problems:
     st.page_link("pages/2_Model.py", label="Next: choose a model", icon=":material/arrow_forward:")

@@ -1,8 +1,12 @@
-"""Model: pick a pretrained backbone and how many of its blocks train."""
+"""Model: pick a pretrained backbone, how many of its blocks train, and the head."""
+import hashlib
+
 import pandas as pd
 import streamlit as st
 
 from tlcore import get_backbone_info, list_backbones
+from tlcore.heads import HEADS, SKLEARN_HEADS
+from tlcore.persistence import user_file_path
 from tlcore.ui import backbone_title, cached_freeze_summary, need_data, workspace
 
 st.set_page_config(page_title="Model", page_icon=":material/neurology:", layout="wide")
@@ -11,37 +15,67 @@ st.title("Model")
 if need_data(ws):
     st.stop()
 
-backbones = list_backbones(modality="image")
+backbones = list_backbones(modality=ws.task)
 st.dataframe(
     pd.DataFrame([{
-        "backbone": b.name, "name": b.title, "parameters (millions)": round(b.num_params / 1e6, 1),
-        "input size": f"{b.preprocessing.input_size}px", "blocks": b.num_blocks,
-        "works offline": "yes" if b.offline else "no: downloads on first use", "source": b.source,
+        "backbone": b.name, "name": b.title,
+        "parameters": f"{b.num_params / 1e6:.1f} M" if b.num_params else "fitted on your data",
+        "input": f"{b.preprocessing.input_size}px" if b.preprocessing else
+                 (f"up to {b.max_length} tokens" if b.max_length else "words"),
+        "blocks": b.num_blocks, "works offline": "yes" if b.offline else "no: downloads on first use",
+        "source": b.source,
     } for b in backbones]),
     hide_index=True,
 )
 names = [b.name for b in backbones]
-name = st.selectbox("Backbone", names, index=names.index(ws.config.backbone), format_func=backbone_title)
+current = ws.config.backbone if ws.config.backbone in names else names[0]
+name = st.selectbox("Backbone", names, index=names.index(current), format_func=backbone_title)
 info = get_backbone_info(name)
 if not info.offline:
+    bundled = next(b.title for b in backbones if b.offline)
     st.warning(f"{info.title} weights are not on this machine yet. They download on first use "
-               "(this needs an internet connection); EfficientNet-Lite0 works offline.")
+               f"(this needs an internet connection); {bundled} works offline.")
 
-k = st.slider("Trainable blocks from the top", 0, info.num_blocks, min(ws.config.trainable_blocks, info.num_blocks),
-              help="0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
-                   "good with few images). More blocks = fine-tuning: slower, can fit your pictures better.")
-ws.update_config(backbone=name, trainable_blocks=k)
-
-summary = cached_freeze_summary(name, k, len(ws.dataset.classes))
-c1, c2 = st.columns(2)
-c1.metric("Frozen parameters", f"{summary.frozen_params:,}")
-c2.metric("Trainable parameters", f"{summary.trainable_params:,}")
-if k == 0:
-    st.caption("Feature extractor: the backbone runs once per image and the new layer trains on the results.")
+word_vectors_file = None
+if info.classic:
+    st.info("A classic method, for comparison: nothing pretrained to fine-tune, so only the new layer learns. "
+            "Compare its AUC with a transformer's to see what transfer learning adds.", icon=":material/school:")
+    k = 0
+    if name == "word-vectors":
+        glove = st.file_uploader("Optional: your own GloVe-format word vectors (.txt)", type=["txt"],
+                                 key="model_glove",
+                                 help="One word per line followed by its numbers. Without a file, the "
+                                      "bundled MiniLM's own word vectors are used.")
+        if glove is not None:
+            data = glove.getvalue()
+            word_vectors_file = str(user_file_path(f"{hashlib.sha1(data).hexdigest()[:16]}.txt", data))
 else:
-    st.caption(f"Fine-tuning the top {k} of {info.num_blocks} blocks; they learn 10x slower than the new layer.")
-st.dataframe(
-    pd.DataFrame([{"block": n, "parameters": p, "state": "trains" if t else "frozen"} for n, p, t in summary.blocks]),
-    hide_index=True,
-)
+    unit = "layers" if ws.task == "text" else "blocks"
+    k = st.slider(f"Trainable {unit} from the top", 0, info.num_blocks,
+                  min(ws.config.trainable_blocks, info.num_blocks),
+                  help=f"0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
+                       f"good with few examples). More {unit} = fine-tuning: slower, can fit your data better.")
+
+head_choices = [h for h in HEADS if k == 0 or h not in SKLEARN_HEADS]
+head = ws.config.head if ws.config.head in head_choices else "linear"
+head = st.selectbox("Head (the new layer that learns your classes)", head_choices, index=head_choices.index(head),
+                    format_func=HEADS.get,
+                    help="The scikit-learn heads need a frozen backbone (0 trainable blocks); their "
+                         "probabilities are calibrated so AUC stays meaningful.")
+ws.update_config(backbone=name, trainable_blocks=k, head=head, word_vectors_file=word_vectors_file)
+
+if not info.classic:
+    summary = cached_freeze_summary(name, k, len(ws.dataset.classes), head)
+    c1, c2 = st.columns(2)
+    c1.metric("Frozen parameters", f"{summary.frozen_params:,}")
+    c2.metric("Trainable parameters", f"{summary.trainable_params:,}")
+    if k == 0:
+        st.caption("Feature extractor: the backbone runs once per example and the new layer trains on the results.")
+    else:
+        st.caption(f"Fine-tuning the top {k} of {info.num_blocks} {unit}; they learn 10x slower than the new layer.")
+    st.dataframe(
+        pd.DataFrame([{"block": n, "parameters": p, "state": "trains" if t else "frozen"}
+                      for n, p, t in summary.blocks]),
+        hide_index=True,
+    )
 st.page_link("pages/3_Train.py", label="Next: train", icon=":material/arrow_forward:")

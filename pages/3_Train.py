@@ -1,8 +1,10 @@
 """Train: settings, then a background job with live progress, curves and Cancel."""
 import streamlit as st
 
-from tlcore import TrainConfig, TLCoreError, describe_device, resolve_device, train_image_classifier
+from tlcore import TrainConfig, TLCoreError, describe_device, resolve_device
 from tlcore import jobs
+from tlcore.heads import HEADS
+from tlcore.tasks import train_classifier
 from tlcore.plots import history_figure
 from tlcore.ui import backbone_title, need_data, show_error, workspace
 
@@ -14,7 +16,7 @@ if need_data(ws):
 
 cfg = ws.config
 st.markdown(f"**Data:** {ws.data_label} · **Backbone:** {backbone_title(cfg.backbone)} · "
-            f"**Trainable blocks:** {cfg.trainable_blocks} · **Device:** {describe_device(resolve_device('auto'))}")
+            f"**Trainable blocks:** {cfg.trainable_blocks} · **Head:** {HEADS[cfg.head]} · **Device:** {describe_device(resolve_device('auto'))}")
 
 with st.form("train_settings"):
     c1, c2, c3 = st.columns(3)
@@ -24,7 +26,7 @@ with st.form("train_settings"):
                                "fine-tuned backbone blocks use a tenth of it.")
     batch = c3.select_slider("Batch size", [8, 16, 32, 64, 128], cfg.batch_size)
     c4, c5, c6 = st.columns(3)
-    augment = c4.toggle("Augmentation (flip, small rotation)", cfg.augment)
+    augment = ws.task == "image" and c4.toggle("Augmentation (flip, small rotation)", cfg.augment)
     patience = c5.number_input("Early stopping: patience in epochs (0 = off)", 0, 100, cfg.early_stopping_patience,
                                help="Stop when the validation loss has not improved for this many epochs, "
                                     "and keep the best weights.")
@@ -48,9 +50,10 @@ elif start:
         config: TrainConfig = ws.config
         dataset, val_dataset = ws.dataset, ws.val_dataset
         job = jobs.submit(
-            lambda callbacks: train_image_classifier(dataset, config, val_dataset=val_dataset, callbacks=callbacks),
+            lambda callbacks: train_classifier(dataset, config, val_dataset=val_dataset, callbacks=callbacks),
             config.epochs,
-            context={"dataset": dataset, "val_dataset": val_dataset, "config": config, "data_label": ws.data_label},
+            context={"dataset": dataset, "val_dataset": val_dataset, "config": config, "data_label": ws.data_label,
+                     "task": ws.task},
         )
         ws.job_id = job.job_id
         st.query_params["job"] = job.job_id
@@ -80,8 +83,12 @@ def progress_panel() -> None:
     elif snap.status == jobs.DONE:
         result = job.result
         auc = "n/a" if result.report.auc is None else f"{result.report.auc:.3f}"
+        best = f" (best epoch {result.best_epoch})" if result.history else ""
         st.success(f"Done in {result.timings_s['total']:.1f}s: validation AUC {auc}, "
-                   f"accuracy {result.report.accuracy:.1%} (best epoch {result.best_epoch}).")
+                   f"accuracy {result.report.accuracy:.1%}{best}.")
+        if result.extra.get("truncated_texts"):
+            st.info(f"{result.extra['truncated_texts']} texts were longer than the backbone's maximum of "
+                    f"{result.extra['max_tokens']} tokens; only their beginning was used.")
         st.page_link("pages/4_Evaluate.py", label="See the evaluation", icon=":material/insights:")
     elif snap.status == jobs.CANCELLED:
         st.warning("Training was cancelled. Change the settings and press Train to start again.")

@@ -20,7 +20,7 @@ c1.metric("AUC", "n/a" if report.auc is None else f"{report.auc:.3f}",
           help="Area under the ROC curve, from predicted probabilities: 1.0 = perfect ranking, 0.5 = guessing."
                + (" Macro average of one class against the rest." if len(report.classes) > 2 else ""))
 c2.metric("Accuracy", f"{report.accuracy:.1%}")
-c3.metric("Validation images", report.n)
+c3.metric(f"Validation {ws.dataset.report.unit if ws.dataset else 'example'}s", report.n)
 c4.metric("Training time", f"{result.timings_s['total']:.1f}s", help=result.device)
 if report.auc is None:
     st.warning("AUC cannot be computed: the validation data does not contain every class.")
@@ -34,17 +34,31 @@ st.dataframe(pd.DataFrame(report.per_class).round(3), hide_index=True)
 
 st.subheader("Validation predictions")
 frame = predictions_frame(result)
-frame.insert(0, "image", [image_data_uri(e.thumbnail) for e in result.val_examples])
+text_task = result.task == "text"
+shown = frame.copy()
+if not text_task:
+    shown.insert(0, "image", [image_data_uri(e.thumbnail) for e in result.val_examples])
 only_wrong = st.toggle(f"Show only mistakes ({int((~frame['correct']).sum())})")
-shown = frame[~frame["correct"]] if only_wrong else frame
+if only_wrong:
+    shown = shown[~shown["correct"]]
 prob_cols = [c for c in frame.columns if c.startswith("p_")]
-st.dataframe(
-    shown, hide_index=True, row_height=64,
+selection = st.dataframe(
+    shown, hide_index=True, row_height=36 if text_task else 64, key="eval_predictions",
+    on_select="rerun" if text_task else "ignore", selection_mode="single-row",
     column_config={"image": st.column_config.ImageColumn("image"),
+                   "text": st.column_config.TextColumn("text", max_chars=90, width="large"),
                    **{c: st.column_config.ProgressColumn(c[2:], min_value=0.0, max_value=1.0, format="%.2f")
                       for c in prob_cols}},
 )
-st.download_button("Download predictions (CSV)", frame.drop(columns="image").to_csv(index=False),
+if text_task:
+    rows = selection.selection.rows if selection else []
+    if rows:
+        picked = shown.iloc[rows[0]]
+        st.markdown(f"**{picked['row']}**: true class **{picked['true']}**, predicted **{picked['predicted']}**")
+        st.text(picked["text"])
+    else:
+        st.caption("Select a row to read its full text.")
+st.download_button("Download predictions (CSV)", frame.to_csv(index=False),
                    "predictions.csv", "text/csv", icon=":material/download:")
 
 st.subheader("Save this model")
@@ -56,4 +70,4 @@ if st.session_state.get("eval_saved"):
     st.success(f"Saved to {st.session_state['eval_saved']}. Load it on the Predict page any time.")
     st.download_button("Download the saved run (zip)", zip_run(st.session_state["eval_saved"]),
                        f"{name}.zip", "application/zip", icon=":material/download:")
-st.page_link("pages/5_Predict.py", label="Next: predict new images", icon=":material/arrow_forward:")
+st.page_link("pages/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")

@@ -1,9 +1,10 @@
-"""Predict: new images through the model trained here or a saved run; CSV download."""
+"""Predict: new images or texts through the model trained here or a saved run; CSV download."""
 from pathlib import Path
 
 import streamlit as st
 
 from tlcore import TLCoreError, load_run
+from tlcore.data import texts_from_upload
 from tlcore.data.images import decode_image, make_thumbnail
 from tlcore.persistence import list_runs
 from tlcore.ui import image_data_uri, show_error, workspace
@@ -33,6 +34,37 @@ except TLCoreError as exc:
     st.stop()
 st.caption(f"Classes: {', '.join(classifier.classes)} · backbone {classifier.backbone}")
 
+
+def download(table) -> None:
+    st.download_button("Download predictions (CSV)", table.to_csv(index=False), "predictions.csv", "text/csv",
+                       icon=":material/download:")
+
+
+if classifier.task == "text":
+    typed = st.text_area("Texts to classify, one per line", key="predict_texts", height=150,
+                         placeholder="Type or paste a sentence here")
+    upload = st.file_uploader("Or a file of texts (CSV/TSV/Excel column, or one per line in .txt)",
+                              type=["csv", "tsv", "txt", "xlsx"], key="predict_text_file")
+    texts = [line.strip() for line in typed.splitlines() if line.strip()]
+    if upload is not None:
+        try:
+            texts += texts_from_upload(upload.getvalue(), upload.name)
+        except TLCoreError as exc:
+            show_error(exc)
+    if not texts:
+        st.stop()
+    table = classifier.predict_table(texts)
+    prob_cols = [c for c in table.columns if c.startswith("p_")]
+    st.dataframe(
+        table, hide_index=True,
+        column_config={"text": st.column_config.TextColumn("text", max_chars=120, width="large"),
+                       "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0,
+                                                                     format="%.2f"),
+                       **{c: st.column_config.NumberColumn(c[2:], format="%.3f") for c in prob_cols}},
+    )
+    download(table)
+    st.stop()
+
 files = st.file_uploader("Images to classify", accept_multiple_files=True,
                          type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"], key="predict_files")
 if not files:
@@ -59,5 +91,4 @@ st.dataframe(
                    "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f"),
                    **{c: st.column_config.NumberColumn(c[2:], format="%.3f") for c in prob_cols}},
 )
-st.download_button("Download predictions (CSV)", table.to_csv(index=False), "predictions.csv", "text/csv",
-                   icon=":material/download:")
+download(table)

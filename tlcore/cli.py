@@ -7,20 +7,45 @@ from pathlib import Path
 
 from .backbones import list_backbones
 from .config import TrainConfig
-from .data import ValidationReport, build_dataset, read_data_path
+from .data import (
+    ValidationReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_table,
+    texts_from_upload,
+)
+from .data.text import TABLE_SUFFIXES
+from .heads import HEADS
 from .data.images import IMAGE_SUFFIXES
 from .errors import DataError, TLCoreError
 from .training import Callback, EpochLog, Trainer
 
 
 def _print_report(title: str, report: ValidationReport) -> None:
-    print(f"{title}: {sum(report.class_counts.values())} images in {len(report.class_counts)} classes")
+    print(f"{title}: {sum(report.class_counts.values())} {report.unit}s in {len(report.class_counts)} classes")
     for label, count in report.class_counts.items():
         print(f"  {label}: {count}")
+    for note in report.notes:
+        print(f"Note: {note}")
+    for reason, count in report.dropped.items():
+        print(f"Dropped {count} rows with {reason}.")
     if report.skipped:
         print(f"Skipped {len(report.skipped)} files:")
         for item in report.skipped:
             print(f"  {item.name}: {item.reason}")
+
+
+def _read_texts(path: str, text_column: str | None, label_column: str | None):
+    table = read_table(Path(path).read_bytes(), Path(path).name)
+    guessed_text, guessed_label = guess_columns(table.frame)
+    text_column, label_column = text_column or guessed_text, label_column or guessed_label
+    if not text_column or not label_column:
+        raise DataError(f"Could not tell which columns of {table.name} hold the texts and the labels. "
+                        "Name them with --text-column and --label-column.")
+    return build_text_dataset(table, text_column, label_column)
+
+
+def _read_data(args, path: str):
+    if args.task == "text":
+        return _read_texts(path, args.text_column, args.label_column)
+    return build_dataset(*read_data_path(path))
 
 
 class _ConsoleProgress(Callback):
@@ -38,32 +63,38 @@ class _ConsoleProgress(Callback):
 
 
 def cmd_backbones(args) -> int:
-    print(f"{'name':20} {'modality':8} {'parameters':>11} {'blocks':>6}  offline")
+    print(f"{'name':38} {'modality':8} {'parameters':>11} {'blocks':>6}  offline")
     for info in list_backbones():
-        print(f"{info.name:20} {info.modality:8} {info.num_params:>11,} {info.num_blocks:>6}  "
+        print(f"{info.name:38} {info.modality:8} {info.num_params:>11,} {info.num_blocks:>6}  "
               f"{'yes' if info.offline else 'no (downloads on first use)'}")
     return 0
 
 
 def cmd_train(args) -> int:
-    from .experiment import train_image_classifier
     from .persistence import save_run
+    from .tasks import default_config, train_classifier
 
+    task_defaults = default_config(args.task)
     config = TrainConfig(
-        backbone=args.backbone, trainable_blocks=args.trainable_blocks, epochs=args.epochs,
-        learning_rate=args.lr, batch_size=args.batch_size, augment=args.augment,
+        backbone=args.backbone or task_defaults.backbone, trainable_blocks=args.trainable_blocks,
+        epochs=args.epochs, learning_rate=args.lr or task_defaults.learning_rate, batch_size=args.batch_size,
+        augment=args.augment,
         early_stopping_patience=args.patience, val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+        head=args.head, word_vectors_file=args.word_vectors,
     )
-    dataset = build_dataset(*read_data_path(args.data))
+    dataset = _read_data(args, args.data)
     _print_report("Training data", dataset.report)
     val_dataset = None
     if args.val_data:
-        val_dataset = build_dataset(*read_data_path(args.val_data))
+        val_dataset = _read_data(args, args.val_data)
         _print_report("Validation data", val_dataset.report)
-    result = train_image_classifier(dataset, config, val_dataset=val_dataset, callbacks=[_ConsoleProgress()])
+    result = train_classifier(dataset, config, val_dataset=val_dataset, callbacks=[_ConsoleProgress()])
+    if result.extra.get("truncated_texts"):
+        print(f"{result.extra['truncated_texts']} texts were longer than {result.extra['max_tokens']} tokens "
+              "and were cut to that length.")
     save_run(result, args.out)
     auc = "n/a" if result.report.auc is None else f"{result.report.auc:.4f}"
-    print(f"AUC {auc}  accuracy {result.report.accuracy:.4f}  on {result.report.n} validation images "
+    print(f"AUC {auc}  accuracy {result.report.accuracy:.4f}  on {result.report.n} validation {dataset.report.unit}s "
           f"({result.device}, {result.timings_s['total']:.1f}s). Saved to {args.out}")
     return 0
 
@@ -84,13 +115,28 @@ def _expand_inputs(inputs: list[str]) -> list[tuple[str, bytes]]:
     return files
 
 
+def _expand_texts(inputs: list[str]) -> list[str]:
+    """Each input is a file of texts (CSV/TSV/XLSX column, or one per line in .txt) or a text itself."""
+    texts = []
+    for item in inputs:
+        path = Path(item)
+        if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
+            texts += texts_from_upload(path.read_bytes(), path.name)
+        else:
+            texts.append(item)
+    if not texts:
+        raise DataError("No texts found in the inputs. Give texts, or a CSV/TXT file with one text per row.")
+    return texts
+
+
 def cmd_predict(args) -> int:
     from .persistence import load_run
 
     classifier = load_run(args.run_dir)
-    table = classifier.predict_table(_expand_inputs(args.inputs))
+    inputs = _expand_texts(args.inputs) if classifier.task == "text" else _expand_inputs(args.inputs)
+    table = classifier.predict_table(inputs)
     table.to_csv(args.out, index=False)
-    failed = table["predicted"].isna().sum()
+    failed = table["predicted"].isna().sum() if "problem" in table else 0
     print(f"Wrote {len(table)} predictions to {args.out}" + (f" ({failed} unreadable, see 'problem')" if failed else ""))
     return 0
 
@@ -101,14 +147,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("backbones", help="list the backbone registry").set_defaults(func=cmd_backbones)
 
     defaults = TrainConfig()
-    train = sub.add_parser("train", help="train a classifier on a folder of class folders or a zip")
-    train.add_argument("data", help="folder of class folders, or a .zip of them")
-    train.add_argument("--task", choices=["image"], default="image")
+    train = sub.add_parser("train", help="train a classifier on images (class folders or a zip) or texts (a table)")
+    train.add_argument("data", help="images: folder of class folders, or a .zip of them; texts: .csv/.tsv/.xlsx")
+    train.add_argument("--task", choices=["image", "text"], default="image")
     train.add_argument("--out", required=True, help="run folder to write")
-    train.add_argument("--backbone", default=defaults.backbone)
+    train.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
+    train.add_argument("--text-column", help="texts: the column holding the texts (guessed if left out)")
+    train.add_argument("--label-column", help="texts: the column holding the labels (guessed if left out)")
+    train.add_argument("--head", default=defaults.head, choices=list(HEADS))
+    train.add_argument("--word-vectors", help="a GloVe-format .txt for the word-vectors backbone")
     train.add_argument("--trainable-blocks", type=int, default=defaults.trainable_blocks)
     train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--lr", type=float, default=defaults.learning_rate)
+    train.add_argument("--lr", type=float, help="learning rate (default: 0.003 for images, 0.01 for texts)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=defaults.augment)
     train.add_argument("--patience", type=int, default=defaults.early_stopping_patience,
@@ -119,9 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda", "mps"])
     train.set_defaults(func=cmd_train)
 
-    predict = sub.add_parser("predict", help="predict images with a saved run")
+    predict = sub.add_parser("predict", help="predict images or texts with a saved run")
     predict.add_argument("run_dir")
-    predict.add_argument("inputs", nargs="+", help="image files or folders")
+    predict.add_argument("inputs", nargs="+", help="image files or folders; or texts, or .csv/.txt files of texts")
     predict.add_argument("--out", required=True, help="CSV file to write")
     predict.set_defaults(func=cmd_predict)
     return parser

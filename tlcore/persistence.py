@@ -13,32 +13,43 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import load_file, load_model, save_file, save_model
 
-from .backbones import Preprocessing, create_backbone
-from .classifier import ImageClassifier
+from .backbones import Preprocessing, create_backbone, get_backbone_info
+from .backbones.classic_text import featurizer_from_state
+from .classifier import ImageClassifier, TextClassifier
 from .errors import RunLoadError, TLCoreError
 from .experiment import TrainResult
 from .freezing import apply_freeze
-from .model import TransferModel
+from .heads import head_for_state
+from .model import TransferModel, features_only
 
 FORMAT = "tlcore-run/1"
 FILES = ("model.safetensors", "config.json")
 
 
 def _versions() -> dict:
-    import sklearn
-    import torchvision
+    """Library versions saved with each run, so a result can be reproduced."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {"python": platform.python_version(), "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "scikit-learn": sklearn.__version__}
+    found = {"python": platform.python_version()}
+    for package in ("torch", "torchvision", "scikit-learn", "transformers", "sentence-transformers"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            pass
+    return found
 
 
 def predictions_frame(result: TrainResult) -> pd.DataFrame:
-    """Validation predictions: file, true class, predicted class, one probability column per class."""
+    """Validation predictions: file (or row and text), true class, predicted class, one probability
+    column per class."""
     classes = result.classifier.classes
+    examples = result.val_examples
+    source = ({"file": [e.name for e in examples]} if result.task == "image"
+              else {"row": [e.name for e in examples], "text": [e.text for e in examples]})
     frame = pd.DataFrame({
-        "file": [e.name for e in result.val_examples],
+        **source,
         "true": [classes[i] for i in result.y_val],
         "predicted": [classes[i] for i in result.val_proba.argmax(1)],
     })
@@ -58,10 +69,19 @@ def save_run(result: TrainResult, run_dir: str | Path) -> Path:
     try:
         save_model(clf.model.cpu(), str(staging / "model.safetensors"))
         config = {
-            "format": FORMAT, "task": "image", "classes": clf.classes, "backbone": clf.backbone,
-            "trainable_blocks": clf.trainable_blocks, "preprocessing": clf.preprocessing.to_dict(),
+            "format": FORMAT, "task": clf.task, "classes": clf.classes, "backbone": clf.backbone,
+            "trainable_blocks": clf.trainable_blocks, "head": clf.head,
+            "num_features": clf.model.backbone.num_features,
             "train_config": result.config.to_dict(), "seed": result.config.seed, "versions": _versions(),
         }
+        if clf.task == "image":
+            config["preprocessing"] = clf.preprocessing.to_dict()
+        elif clf.featurizer is not None:
+            tensors, meta = clf.featurizer.state()
+            save_file(tensors, str(staging / "featurizer.safetensors"))
+            (staging / "featurizer.json").write_text(json.dumps(meta))
+        else:
+            clf.model.backbone.tokenizer.save_pretrained(str(staging / "tokenizer"))
         (staging / "config.json").write_text(json.dumps(config, indent=2))
         (staging / "metrics.json").write_text(json.dumps(result.metrics_dict(), indent=2))
         (staging / "history.json").write_text(json.dumps([h.to_dict() for h in result.history], indent=2))
@@ -80,7 +100,7 @@ def save_run(result: TrainResult, run_dir: str | Path) -> Path:
     return run_dir
 
 
-def load_run(run_dir: str | Path, device: torch.device | None = None) -> ImageClassifier:
+def load_run(run_dir: str | Path, device: torch.device | None = None) -> ImageClassifier | TextClassifier:
     """Load a saved run for prediction; needs no download (the weights are all in the folder)."""
     run_dir = Path(run_dir)
     missing = [f for f in FILES if not (run_dir / f).is_file()]
@@ -91,23 +111,54 @@ def load_run(run_dir: str | Path, device: torch.device | None = None) -> ImageCl
         config = json.loads((run_dir / "config.json").read_text())
         if config.get("format") != FORMAT:
             raise RunLoadError(f"'{run_dir}' was not saved by this app (unknown format). Train and save it here.")
-        classes = [str(c) for c in config["classes"]]
-        model = TransferModel(create_backbone(config["backbone"], pretrained=False), len(classes))
-        apply_freeze(model, int(config["trainable_blocks"]))
-        load_model(model, str(run_dir / "model.safetensors"))
-        prep = Preprocessing.from_dict(config["preprocessing"])
+        classifier = _build_classifier(run_dir, config)
     except TLCoreError:
         raise
     except Exception as exc:
         raise RunLoadError(f"The saved run in '{run_dir}' is damaged or from another version ({exc}).") from None
-    device = device or torch.device("cpu")
-    model.to(device).eval()
-    return ImageClassifier(model, classes, prep, config["backbone"], int(config["trainable_blocks"]), device)
+    classifier.device = device or torch.device("cpu")
+    classifier.model.to(classifier.device).eval()
+    return classifier
+
+
+def _build_classifier(run_dir: Path, config: dict) -> ImageClassifier | TextClassifier:
+    """Rebuild the network with random weights, then load the saved tensors into it."""
+    classes = [str(c) for c in config["classes"]]
+    name, k, head = config["backbone"], int(config["trainable_blocks"]), config.get("head", "linear")
+    featurizer = None
+    if config.get("task", "image") == "text" and get_backbone_info(name).classic:
+        featurizer = featurizer_from_state(name, load_file(str(run_dir / "featurizer.safetensors")),
+                                           (run_dir / "featurizer.json").read_text())
+        backbone = features_only(int(config["num_features"]))
+    else:
+        backbone = create_backbone(name, pretrained=False)
+    model = TransferModel(backbone, len(classes))
+    weights = run_dir / "model.safetensors"
+    head_state = {k[len("head."):]: v for k, v in load_file(str(weights)).items() if k.startswith("head.")}
+    model.head = head_for_state(head, head_state, backbone.num_features, len(classes))
+    apply_freeze(model, k)
+    load_model(model, str(weights))
+    if config.get("task", "image") == "image":
+        return ImageClassifier(model, classes, Preprocessing.from_dict(config["preprocessing"]), name, k, head=head)
+    if featurizer is None:
+        from transformers import AutoTokenizer
+
+        backbone.tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"), local_files_only=True)
+    return TextClassifier(model, classes, name, k, head=head, featurizer=featurizer)
 
 
 def runs_dir() -> Path:
     """Where the app saves runs: $TLCORE_RUNS_DIR, else ./runs."""
     return Path(os.environ.get("TLCORE_RUNS_DIR", "runs"))
+
+
+def user_file_path(name: str, data: bytes) -> Path:
+    """Keep an uploaded helper file (e.g. word vectors) beside the runs, so a run can name it by path."""
+    path = runs_dir() / ".uploads" / Path(name).name
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return path
 
 
 def list_runs(folder: str | Path | None = None) -> list[Path]:

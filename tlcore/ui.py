@@ -11,11 +11,14 @@ from PIL import Image
 from . import jobs
 from .backbones import create_backbone, get_backbone_info
 from .config import TrainConfig
-from .data import ImageDataset, build_dataset, digits_sample
+from .data import (
+    LabelledDataset, Table, build_dataset, build_text_dataset, digits_sample, read_table, text_sample,
+)
 from .errors import TLCoreError
 from .experiment import TrainResult
 from .freezing import FreezeSummary, freeze_summary
 from .model import TransferModel
+from .tasks import default_config
 
 KEY = "tl_workspace"
 
@@ -24,9 +27,10 @@ KEY = "tl_workspace"
 class Workspace:
     """Everything one browser session has done, in one typed object in session_state."""
 
-    dataset: ImageDataset | None = None
+    task: str = "image"
+    dataset: LabelledDataset | None = None
     data_label: str = ""
-    val_dataset: ImageDataset | None = None
+    val_dataset: LabelledDataset | None = None
     config: TrainConfig = field(default_factory=TrainConfig)
     job_id: str | None = None
     loaded_key: str | None = None  # which upload the dataset came from (skip re-reading on reruns)
@@ -40,12 +44,23 @@ class Workspace:
         job = self.job
         return job.result if job is not None and isinstance(job.result, TrainResult) else None
 
-    def set_data(self, dataset: ImageDataset, label: str, key: str) -> None:
+    def set_task(self, task: str) -> None:
+        """Switching between images and texts starts over: other data, other backbones."""
+        if task != self.task:
+            self.task, self.config, self.val_dataset = task, default_config(task), None
+            self.set_data(None, "", None)
+
+    def set_data(self, dataset: LabelledDataset | None, label: str, key: str | None) -> None:
         """New data makes any earlier model stale: forget it (a running job carries on unseen)."""
         self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
 
     def use_sample(self) -> None:
-        self.set_data(build_dataset(digits_sample()), "Sample: handwritten digits", "sample:digits")
+        """The sample of the current task: handwritten digits, or short texts on three topics."""
+        if self.task == "text":
+            dataset = build_text_dataset(Table(text_sample(), "the sample"), "text", "label")
+            self.set_data(dataset, "Sample: sentences about animals, space and cooking", "sample:texts")
+        else:
+            self.set_data(build_dataset(digits_sample()), "Sample: handwritten digits", "sample:digits")
 
     def update_config(self, **changes) -> None:
         self.config = replace(self.config, **changes)
@@ -59,7 +74,7 @@ def workspace() -> Workspace:
         if job is not None:
             ws.job_id = job.job_id
             ws.dataset, ws.val_dataset, ws.config = job.context.get("dataset"), job.context.get("val_dataset"), job.context["config"]
-            ws.data_label = job.context.get("data_label", "")
+            ws.data_label, ws.task = job.context.get("data_label", ""), job.context.get("task", "image")
         st.session_state[KEY] = ws
     return st.session_state[KEY]
 
@@ -75,8 +90,8 @@ def _skeleton_backbone(backbone: str):
 
 
 @st.cache_data(show_spinner=False)
-def cached_freeze_summary(backbone: str, trainable_blocks: int, num_classes: int) -> FreezeSummary:
-    return freeze_summary(TransferModel(_skeleton_backbone(backbone), num_classes), trainable_blocks)
+def cached_freeze_summary(backbone: str, trainable_blocks: int, num_classes: int, head: str) -> FreezeSummary:
+    return freeze_summary(TransferModel(_skeleton_backbone(backbone), num_classes, head), trainable_blocks)
 
 
 def image_data_uri(image: Image.Image) -> str:
@@ -93,8 +108,10 @@ def _missing(message: str, page: str, label: str, icon: str) -> bool:
 
 def need_data(ws: Workspace) -> bool:
     """Point to the Data page when there is no data yet; True if the page should stop."""
+    how = ("upload a CSV or Excel file, type examples per class" if ws.task == "text"
+           else "upload a zip, add images per class")
     return ws.dataset is None and _missing(
-        "No data yet. Start on the **Data** page: upload a zip, add images per class, or load the sample.",
+        f"No data yet. Start on the **Data** page: {how}, or load the sample.",
         "pages/1_Data.py", "Go to Data", ":material/upload:")
 
 
@@ -108,3 +125,9 @@ def need_result(ws: Workspace) -> bool:
 def backbone_title(name: str) -> str:
     info = get_backbone_info(name)
     return f"{info.title}" + ("" if info.offline else " (downloads on first use)")
+
+
+@st.cache_data(show_spinner="Reading the table...", max_entries=8)
+def cached_table(data: bytes, name: str) -> Table:
+    """A table read once per content (widget changes rerun the page without re-reading the file)."""
+    return read_table(data, name)

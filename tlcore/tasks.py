@@ -1,0 +1,26 @@
+"""The two task types side by side: which trainer and which default backbone each one uses."""
+from __future__ import annotations
+
+from .config import DEFAULT_BACKBONE, DEFAULT_TEXT_BACKBONE, TrainConfig
+from .data import LabelledDataset, TextDataset
+from .experiment import TrainResult, train_image_classifier
+from .text_experiment import train_text_classifier
+
+TASKS = ("image", "text")
+
+
+def task_of(dataset: LabelledDataset) -> str:
+    return "text" if isinstance(dataset, TextDataset) else "image"
+
+
+def train_classifier(dataset: LabelledDataset, config, **options) -> TrainResult:
+    """Train on images or texts, whichever the dataset holds (same options as the task's trainer)."""
+    trainer = train_text_classifier if task_of(dataset) == "text" else train_image_classifier
+    return trainer(dataset, config, **options)
+
+
+def default_config(task: str) -> TrainConfig:
+    """Defaults per task. Sentence embeddings have unit length, so their new layer learns faster at 0.01."""
+    if task == "text":
+        return TrainConfig(backbone=DEFAULT_TEXT_BACKBONE, learning_rate=1e-2)
+    return TrainConfig(backbone=DEFAULT_BACKBONE)
