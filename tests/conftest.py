@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated image sets (no network, no committed binaries)."""
+"""Shared fixtures: small generated image and text sets (no network, no committed binaries)."""
 from __future__ import annotations
 
 import io
@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from tlcore import TrainConfig, build_dataset, train_image_classifier
-from tlcore.data import Record
+from tlcore.data import Record, Table, build_text_dataset
+from tlcore.text_experiment import train_text_classifier
 
 
 def shape_image(kind: str, rng: np.random.Generator, size: int = 96) -> Image.Image:
@@ -57,3 +58,35 @@ def shapes_dataset():
 def trained(shapes_dataset):
     """One real run of the bundled backbone (feature extractor), shared by the tests that read it."""
     return train_image_classifier(shapes_dataset, TrainConfig(epochs=20, val_fraction=0.25, device="cpu"))
+
+
+WEATHER = (["It will", "Tomorrow it should", "The forecast says it will", "This afternoon it might", "Tonight it could"],
+           ["rain heavily", "snow in the hills", "be windy and cold", "be sunny and warm", "thunder and hail",
+            "stay foggy until noon"])
+MUSIC = (["The band", "Our choir", "The orchestra", "That guitarist", "The drummer"],
+         ["played a loud concert", "recorded a new album", "sang a slow ballad", "tuned the violins",
+          "rehearsed the symphony", "performed the song on stage"])
+
+
+def weather_music_frame(per_class: int = 20, seed: int = 0):
+    """Two clearly different topics (weather, music), made up here; not the app's shipped sample."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, (starts, ends) in (("weather", WEATHER), ("music", MUSIC)):
+        pairs = [(a, b) for a in starts for b in ends]
+        rows += [(f"{pairs[i][0]} {pairs[i][1]}.", label) for i in rng.permutation(len(pairs))[:per_class]]
+    return pd.DataFrame(rows, columns=["text", "label"])
+
+
+@pytest.fixture(scope="session")
+def text_dataset():
+    return build_text_dataset(Table(weather_music_frame(), "weather_music.csv"), "text", "label")
+
+
+@pytest.fixture(scope="session")
+def trained_text(text_dataset):
+    """One real run of the bundled text backbone, frozen, shared by the tests that read it."""
+    return train_text_classifier(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", learning_rate=1e-2,
+                                                           val_fraction=0.25, device="cpu"))

@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import make_zip
-from tlcore import build_dataset, jobs
+from tlcore import TrainConfig, build_dataset, jobs
 from tlcore.data import digits_sample
 from tlcore.ui import KEY, Workspace
 
@@ -89,3 +89,66 @@ def test_predict_page_uses_session_model(finished_workspace, tmp_path, monkeypat
 
 def test_zip_fixture_helper_builds_archives():
     assert make_zip({"a/b.txt": b"x"})[:2] == b"PK"
+
+
+def test_landing_switches_to_text_and_loads_its_sample():
+    app = page("app.py")
+    app.radio[0].set_value("text").run()
+    assert not app.exception
+    app.button[0].click().run()
+    ws = app.session_state[KEY]
+    assert ws.task == "text" and ws.config.backbone == "all-MiniLM-L6-v2"
+    assert len(ws.dataset) == 90 and ws.dataset.classes == ["animals", "cooking", "space"]
+
+
+def test_text_data_step_typed_examples_and_report():
+    app = page("pages/1_Data.py", Workspace(task="text"))
+    assert not app.exception and any("Upload a table" in i.value for i in app.info)
+    app.text_input(key="data_text_name_0").set_value("happy")
+    app.text_area(key="data_text_lines_0").set_value("I love it\nWhat a great day\n")
+    app.text_input(key="data_text_name_1").set_value("sad")
+    app.text_area(key="data_text_lines_1").set_value("I miss you")
+    next(b for b in app.button if b.label == "Use these examples").click().run()
+    assert not app.exception
+    ws = app.session_state[KEY]
+    assert ws.dataset.report.class_counts == {"happy": 2, "sad": 1}
+    assert any("Class 'sad' has 1 text" in e.value for e in app.error)
+    assert [m.value for m in app.metric][:2] == ["3", "2"]
+
+
+def test_text_data_page_reports_dropped_rows_and_encoding():
+    from tlcore.data import build_text_dataset, read_table
+
+    table = read_table("text,label\nCafé,a\n,a\nThé,b\nVin,b\nEau,a\n".encode("cp1252"), "menu.csv")
+    ws = Workspace(task="text", dataset=build_text_dataset(table, "text", "label"), data_label="menu.csv")
+    app = page("pages/1_Data.py", ws)
+    assert not app.exception
+    assert any("Windows-1252" in w.value for w in app.warning)
+    assert [m.value for m in app.metric] == ["4", "2", "1"]
+
+
+def test_text_model_page_lists_text_backbones_and_heads(text_dataset):
+    app = page("pages/2_Model.py", Workspace(task="text", dataset=text_dataset,
+                                             config=TrainConfig(backbone="all-MiniLM-L6-v2")))
+    assert not app.exception
+    assert "all-MiniLM-L6-v2" in app.selectbox[0].options[0]
+    assert app.metric[1].value == f"{384 * 2 + 2:,}"
+    app.selectbox[1].set_value("random_forest").run()
+    assert app.session_state[KEY].config.head == "random_forest"
+    app.slider[0].set_value(1).run()  # fine-tuning: the scikit-learn heads are no longer offered
+    assert not app.exception and app.session_state[KEY].config.head == "linear"
+    assert "random_forest" not in app.selectbox[1].options
+
+
+def test_text_evaluate_and_predict_pages(trained_text, text_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    job = jobs.submit(lambda callbacks: trained_text, 1, context={"config": trained_text.config})
+    job.wait(30)
+    ws = Workspace(task="text", dataset=text_dataset, job_id=job.job_id, config=trained_text.config)
+    app = page("pages/4_Evaluate.py", ws)
+    assert not app.exception and app.metric[2].label == "Validation texts"
+    app = page("pages/5_Predict.py", ws)
+    app.text_area(key="predict_texts").set_value("It will snow tomorrow.\nThe orchestra played.").run()
+    assert not app.exception
+    shown = app.dataframe[0].value
+    assert shown["predicted"].tolist() == ["weather", "music"]

@@ -84,7 +84,8 @@ def test_text_sample_to_auc_and_prediction(app_url, browser):
     expect(page.get_by_text("Upload my texts")).to_be_visible(timeout=30_000)
     page.get_by_role("button", name="Load the sample data").click()
     expect(page.get_by_text("Check your data")).to_be_visible(timeout=60_000)
-    expect(page.get_by_text("90").first).to_be_visible()
+    texts = page.get_by_test_id("stMetric").filter(has_text="Texts").get_by_test_id("stMetricValue")
+    expect(texts).to_have_text("90")
 
     page.get_by_role("link", name="Train").first.click()
     expect(page.get_by_text("all-MiniLM-L6-v2").first).to_be_visible(timeout=60_000)

