@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .backbones import create_backbone, get_backbone_info
-from .classifier import ImageClassifier
+from .classifier import ImageClassifier, TextClassifier
 from .config import TrainConfig
 from .data import ImageDataset, LabelledDataset, stratified_split
 from .device import describe_device, resolve_device
@@ -28,7 +28,7 @@ from .training import BatchSource, Callback, EarlyStopping, EpochLog, cached_vie
 class TrainResult:
     """Everything the Evaluate page, the command line and a saved run need."""
 
-    classifier: "ImageClassifier | TextClassifier"
+    classifier: ImageClassifier | TextClassifier
     config: TrainConfig
     history: list[EpochLog]
     report: EvalReport
