@@ -202,7 +202,7 @@ if text_task:
     c3.metric("Dropped rows", sum(report.dropped.values()),
               help="Rows without a text or without a label are left out.")
     for reason, count in report.dropped.items():
-        st.caption(f"Left out {count} rows with {reason}.")
+        st.caption(f"Left out {count} {'row' if count == 1 else 'rows'} with {reason}.")
 else:
     c3.metric("Skipped files", len(report.skipped))
 
