@@ -83,18 +83,25 @@ def _validation_set(dataset: LabelledDataset, val_dataset: LabelledDataset | Non
     return dataset, np.arange(len(dataset)), val_dataset, np.arange(len(val_dataset))
 
 
+def prepare_run(dataset: LabelledDataset, val_dataset: LabelledDataset | None, config: TrainConfig, modality: str):
+    """Checks and set-up every task shares: trainable data, a backbone of the right modality, the
+    validation set, the device and the seed. Returns (train set, train index, val set, val index,
+    backbone info, device)."""
+    dataset.require_trainable()
+    info = get_backbone_info(config.backbone)
+    if info.modality != modality:
+        raise ConfigError(f"{info.title} is a model for {info.modality}s. Pick a {modality} backbone for "
+                          f"{modality}s (see the Model page or `python -m tlcore backbones`).")
+    torch.manual_seed(config.seed)
+    return (*_validation_set(dataset, val_dataset, config), info, resolve_device(config.device))
+
+
 def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_dataset: ImageDataset | None = None,
                            callbacks: Sequence[Callback] = (), cache: ActivationCache = ACTIVATION_CACHE) -> TrainResult:
     """Split, build the backbone, freeze, compute frozen activations once, fit, evaluate."""
     started = time.perf_counter()
-    dataset.require_trainable()
-    train_set, train_idx, val_set, val_idx = _validation_set(dataset, val_dataset, config)
-    info = get_backbone_info(config.backbone)
-    if info.modality != "image":
-        raise ConfigError(f"{info.title} is a text model. Pick an image backbone for images.")
+    train_set, train_idx, val_set, val_idx, info, device = prepare_run(dataset, val_dataset, config, "image")
     prep = info.preprocessing
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
     model = TransferModel(create_backbone(config.backbone), len(dataset.classes), config.head)
     boundary = apply_freeze(model, config.trainable_blocks)
     model.to(device)

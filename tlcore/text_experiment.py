@@ -8,14 +8,12 @@ import torch
 
 from .activations import take
 
-from .backbones import create_backbone, get_backbone_info
+from .backbones import create_backbone
 from .backbones.classic_text import make_featurizer
 from .classifier import TextClassifier
 from .config import TrainConfig
 from .data import TextDataset
-from .device import resolve_device
-from .errors import ConfigError
-from .experiment import TrainResult, _emit, _validation_set, fit_and_evaluate
+from .experiment import TrainResult, _emit, fit_and_evaluate, prepare_run
 from .features import ACTIVATION_CACHE, ActivationCache
 from .freezing import apply_freeze
 from .model import TransferModel, features_only
@@ -27,13 +25,7 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
                           callbacks: Sequence[Callback] = (), cache: ActivationCache = ACTIVATION_CACHE) -> TrainResult:
     """Split, embed (frozen layers once, cached) or featurise, fit the head, evaluate."""
     started = time.perf_counter()
-    dataset.require_trainable()
-    train_set, train_idx, val_set, val_idx = _validation_set(dataset, val_dataset, config)
-    info = get_backbone_info(config.backbone)
-    if info.modality != "text":
-        raise ConfigError(f"{info.title} is an image model. Pick a text backbone for texts.")
-    device = resolve_device(config.device)
-    torch.manual_seed(config.seed)
+    train_set, train_idx, val_set, val_idx, info, device = prepare_run(dataset, val_dataset, config, "text")
     extra = {}
 
     if info.classic:
