@@ -1,4 +1,4 @@
-"""The two task types side by side: which trainer and which default backbone each one uses."""
+"""The two task types side by side: each one's trainer and default settings."""
 from __future__ import annotations
 
 from .config import DEFAULT_BACKBONE, DEFAULT_TEXT_BACKBONE, TrainConfig
@@ -6,16 +6,10 @@ from .data import LabelledDataset, TextDataset
 from .experiment import TrainResult, train_image_classifier
 from .text_experiment import train_text_classifier
 
-TASKS = ("image", "text")
 
-
-def task_of(dataset: LabelledDataset) -> str:
-    return "text" if isinstance(dataset, TextDataset) else "image"
-
-
-def train_classifier(dataset: LabelledDataset, config, **options) -> TrainResult:
+def train_classifier(dataset: LabelledDataset, config: TrainConfig, **options) -> TrainResult:
     """Train on images or texts, whichever the dataset holds (same options as the task's trainer)."""
-    trainer = train_text_classifier if task_of(dataset) == "text" else train_image_classifier
+    trainer = train_text_classifier if isinstance(dataset, TextDataset) else train_image_classifier
     return trainer(dataset, config, **options)
 
 

@@ -7,7 +7,6 @@ from typing import Sequence
 import torch
 
 from .activations import take
-
 from .backbones import create_backbone
 from .backbones.classic_text import make_featurizer
 from .classifier import TextClassifier

@@ -2,6 +2,7 @@
 together, as sentence-transformers' encode does) and cached."""
 from __future__ import annotations
 
+import hashlib
 from typing import Callable
 
 import torch
@@ -14,8 +15,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 def text_fingerprint(texts: list[str]) -> str:
-    import hashlib
-
+    """Content hash of a list of texts, in order: the data part of a cache key."""
     digest = hashlib.sha1()
     for text in texts:
         digest.update(hashlib.sha1(text.encode("utf-8")).digest())
