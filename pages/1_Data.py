@@ -37,6 +37,41 @@ def load_zip(uploaded, target: str) -> None:
         ws.val_dataset = dataset
 
 
+def per_class_inputs(prefix: str, content: str, noun: str, use_label: str, widget) -> dict[str, list] | None:
+    """One row per class (a name, then `widget(column, key)` for its examples) and an "Add a class"
+    button. When `use_label` is pressed, returns {class name: [each row's value]}; else None."""
+    count_key = f"{prefix}_n_classes"
+    n_classes = st.session_state.setdefault(count_key, 2)
+    for i in range(n_classes):
+        name_col, content_col = st.columns([1, 3])
+        name_col.text_input("Class name", key=f"{prefix}_name_{i}", placeholder=f"class {i + 1}")
+        widget(content_col, f"{prefix}_{content}_{i}")
+    add_col, use_col = st.columns([1, 3])
+    if add_col.button("Add a class", icon=":material/add:", key=f"{prefix}_add"):
+        st.session_state[count_key] += 1
+        st.rerun()
+    if not use_col.button(use_label, type="primary"):
+        return None
+    chosen: dict[str, list] = {}
+    for i in range(n_classes):
+        name = st.session_state.get(f"{prefix}_name_{i}", "").strip()
+        value = st.session_state.get(f"{prefix}_{content}_{i}")
+        if not name and (value.strip() if isinstance(value, str) else value):
+            st.warning(f"Class {i + 1} has {noun} but no name; give it a name to include it.")
+        elif name:
+            chosen.setdefault(name, []).append(value)  # None when the row has no examples
+    return chosen
+
+
+def image_drop(column, key: str) -> None:
+    column.file_uploader("Images", accept_multiple_files=True, key=key,
+                         type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+
+
+def example_lines(column, key: str) -> None:
+    column.text_area("Examples, one per line", key=key, height=120)
+
+
 def image_inputs() -> None:
     zip_tab, classes_tab, sample_tab = st.tabs(["Upload a zip", "Add images per class", "Sample data"])
     with zip_tab:
@@ -48,27 +83,12 @@ def image_inputs() -> None:
 
     with classes_tab:
         st.markdown("Name each class and drop its images. Add as many classes as you need.")
-        n_classes = st.session_state.setdefault("data_n_classes", 2)
-        for i in range(n_classes):
-            name_col, files_col = st.columns([1, 3])
-            name_col.text_input("Class name", key=f"data_class_name_{i}", placeholder=f"class {i + 1}")
-            files_col.file_uploader("Images", accept_multiple_files=True, key=f"data_class_files_{i}",
-                                    type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
-        add_col, use_col = st.columns([1, 3])
-        if add_col.button("Add a class", icon=":material/add:"):
-            st.session_state["data_n_classes"] += 1
-            st.rerun()
-        if use_col.button("Use these images", type="primary"):
-            uploads = {}
-            for i in range(n_classes):
-                name = st.session_state.get(f"data_class_name_{i}", "").strip()
-                files = st.session_state.get(f"data_class_files_{i}") or []
-                if files and not name:
-                    st.warning(f"Class {i + 1} has images but no name; give it a name to include it.")
-                if name:
-                    uploads.setdefault(name, []).extend((f.name, f.getvalue()) for f in files)
+        uploads = per_class_inputs("data_class", "files", "images", "Use these images", image_drop)
+        if uploads is not None:
+            files = {name: [(f.name, f.getvalue()) for group in groups for f in group or []]
+                     for name, groups in uploads.items()}
             with st.spinner("Checking images..."):
-                ws.set_data(build_dataset(records_from_uploads(uploads)), "Images added per class", "classes")
+                ws.set_data(build_dataset(records_from_uploads(files)), "Images added per class", "classes")
 
     with sample_tab:
         st.markdown("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
@@ -88,26 +108,11 @@ def text_inputs() -> None:
     with typed_tab:
         st.markdown("Name each class and type one example per line. Ten short sentences per class are "
                     "enough for a first try.")
-        n_classes = st.session_state.setdefault("data_text_n_classes", 2)
-        for i in range(n_classes):
-            name_col, text_col = st.columns([1, 3])
-            name_col.text_input("Class name", key=f"data_text_name_{i}", placeholder=f"class {i + 1}")
-            text_col.text_area("Examples, one per line", key=f"data_text_lines_{i}", height=120)
-        add_col, use_col = st.columns([1, 3])
-        if add_col.button("Add a class", icon=":material/add:", key="data_text_add"):
-            st.session_state["data_text_n_classes"] += 1
-            st.rerun()
-        if use_col.button("Use these examples", type="primary"):
-            typed = {}
-            for i in range(n_classes):
-                name = st.session_state.get(f"data_text_name_{i}", "").strip()
-                lines = st.session_state.get(f"data_text_lines_{i}", "")
-                if lines.strip() and not name:
-                    st.warning(f"Class {i + 1} has examples but no name; give it a name to include it.")
-                elif name:
-                    typed[name] = typed.get(name, "") + "\n" + lines
+        typed = per_class_inputs("data_text", "lines", "examples", "Use these examples", example_lines)
+        if typed is not None:
             try:
-                ws.set_data(build_text_dataset(table_from_pasted(typed), "text", "label"), "Typed examples", "typed")
+                table = table_from_pasted({name: "\n".join(b or "" for b in blocks) for name, blocks in typed.items()})
+                ws.set_data(build_text_dataset(table, "text", "label"), "Typed examples", "typed")
             except TLCoreError as exc:
                 show_error(exc)
 

@@ -16,7 +16,8 @@ if need_data(ws):
 
 cfg = ws.config
 st.markdown(f"**Data:** {ws.data_label} · **Backbone:** {backbone_title(cfg.backbone)} · "
-            f"**Trainable blocks:** {cfg.trainable_blocks} · **Head:** {HEADS[cfg.head]} · **Device:** {describe_device(resolve_device('auto'))}")
+            f"**Trainable blocks:** {cfg.trainable_blocks} · **Head:** {HEADS[cfg.head]} · "
+            f"**Device:** {describe_device(resolve_device('auto'))}")
 
 with st.form("train_settings"):
     c1, c2, c3 = st.columns(3)

@@ -147,7 +147,9 @@ def make_featurizer(name: str, word_vectors_file: str | None = None):
     if name == "tfidf":
         return TfidfFeaturizer()
     if name == "word-vectors":
-        return WordVectorFeaturizer.from_glove(word_vectors_file) if word_vectors_file else WordVectorFeaturizer.bundled()
+        if word_vectors_file:
+            return WordVectorFeaturizer.from_glove(word_vectors_file)
+        return WordVectorFeaturizer.bundled()
     raise ConfigError(f"'{name}' is not a classic text featuriser.")
 
 
