@@ -94,9 +94,8 @@ class TextClassifier:
     def predict_table(self, texts: Sequence[str]) -> pd.DataFrame:
         """One row per text: the text, predicted class, confidence, one probability column per class."""
         proba = self.predict_proba(texts)
-        frame = pd.DataFrame({"text": list(texts),
-                              "predicted": [self.classes[i] for i in proba.argmax(1)] if len(proba) else [],
-                              "confidence": proba.max(1) if len(proba) else []})
+        frame = pd.DataFrame({"text": list(texts), "predicted": [self.classes[i] for i in proba.argmax(1)],
+                              "confidence": proba.max(1)})
         for i, c in enumerate(self.classes):
             frame[f"p_{c}"] = proba[:, i]
         return frame

@@ -140,21 +140,22 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
 
     y_train = train_set.label_indices(dataset.classes)[train_idx]
     y_val = val_set.label_indices(dataset.classes)[val_idx]
+    classifier = ImageClassifier(model, list(dataset.classes), prep, config.backbone, config.trainable_blocks,
+                                 device, config.head)
     return fit_and_evaluate(
-        model, boundary, config, classes=dataset.classes, train_batches=train_batches, train_acts=train_acts,
-        y_train=y_train, val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx],
-        device=device, callbacks=callbacks, timings=timings, started=started,
-        make_classifier=lambda: ImageClassifier(model, list(dataset.classes), prep, config.backbone,
-                                                config.trainable_blocks, device, config.head),
+        classifier, boundary, config, train_batches=train_batches, train_acts=train_acts, y_train=y_train,
+        val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx], callbacks=callbacks,
+        timings=timings, started=started,
     )
 
 
-def fit_and_evaluate(model: TransferModel, boundary: int, config: TrainConfig, *, classes: list[str],
+def fit_and_evaluate(classifier: ImageClassifier | TextClassifier, boundary: int, config: TrainConfig, *,
                      train_batches: BatchSource, train_acts, y_train: np.ndarray, val_acts, y_val: np.ndarray,
-                     val_examples: list, device: torch.device, callbacks: Sequence[Callback],
-                     timings: dict[str, float], started: float, make_classifier, extra: dict | None = None):
-    """The part every task shares: train the head (fit loop, or scikit-learn on frozen features),
-    then score the validation set."""
+                     val_examples: list, callbacks: Sequence[Callback], timings: dict[str, float], started: float,
+                     extra: dict | None = None) -> TrainResult:
+    """The part every task shares: train the classifier's head (fit loop, or scikit-learn on frozen
+    features), then score the validation set."""
+    model, classes, device = classifier.model, classifier.classes, classifier.device
     t = time.perf_counter()
     history, best_epoch = [], 0
     if config.head in SKLEARN_HEADS:
@@ -179,7 +180,7 @@ def fit_and_evaluate(model: TransferModel, boundary: int, config: TrainConfig, *
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     return TrainResult(
-        classifier=make_classifier(), config=config, history=history, report=report, val_proba=proba,
+        classifier=classifier, config=config, history=history, report=report, val_proba=proba,
         y_val=y_val, val_examples=val_examples, n_train=len(y_train), best_epoch=best_epoch,
         device=describe_device(device), timings_s={k: round(v, 3) for k, v in timings.items()},
         extra=extra or {},

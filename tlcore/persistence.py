@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_file, save_file, save_model
 
 from .backbones import Preprocessing, create_backbone, get_backbone_info
 from .backbones.classic_text import featurizer_from_state
@@ -125,20 +125,21 @@ def _build_classifier(run_dir: Path, config: dict) -> ImageClassifier | TextClas
     """Rebuild the network with random weights, then load the saved tensors into it."""
     classes = [str(c) for c in config["classes"]]
     name, k, head = config["backbone"], int(config["trainable_blocks"]), config.get("head", "linear")
+    task = config.get("task", "image")
     featurizer = None
-    if config.get("task", "image") == "text" and get_backbone_info(name).classic:
+    if task == "text" and get_backbone_info(name).classic:
         featurizer = featurizer_from_state(name, load_file(str(run_dir / "featurizer.safetensors")),
                                            (run_dir / "featurizer.json").read_text())
         backbone = features_only(int(config["num_features"]))
     else:
         backbone = create_backbone(name, pretrained=False)
     model = TransferModel(backbone, len(classes))
-    weights = run_dir / "model.safetensors"
-    head_state = {k[len("head."):]: v for k, v in load_file(str(weights)).items() if k.startswith("head.")}
+    state = load_file(str(run_dir / "model.safetensors"))
+    head_state = {key.removeprefix("head."): t for key, t in state.items() if key.startswith("head.")}
     model.head = head_for_state(head, head_state, backbone.num_features, len(classes))
     apply_freeze(model, k)
-    load_model(model, str(weights))
-    if config.get("task", "image") == "image":
+    model.load_state_dict(state)
+    if task == "image":
         return ImageClassifier(model, classes, Preprocessing.from_dict(config["preprocessing"]), name, k, head=head)
     if featurizer is None:
         from transformers import AutoTokenizer

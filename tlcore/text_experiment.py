@@ -36,7 +36,7 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         featurizer.fit(train_texts)
         train_acts = featurizer.transform(train_texts)
         val_acts = featurizer.transform([val_set.examples[i].text for i in val_idx])
-        model = TransferModel(features_only(featurizer.num_features), len(dataset.classes), config.head)
+        model = TransferModel(features_only(featurizer.num_features), len(dataset.classes), config.head).to(device)
         boundary = apply_freeze(model, config.trainable_blocks)
     else:
         featurizer = None
@@ -72,12 +72,10 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
 
     y_train = train_set.label_indices(dataset.classes)[train_idx]
     y_val = val_set.label_indices(dataset.classes)[val_idx]
-    model.to(device)
+    classifier = TextClassifier(model, list(dataset.classes), config.backbone, config.trainable_blocks, device,
+                                config.head, featurizer)
     return fit_and_evaluate(
-        model, boundary, config, classes=dataset.classes, train_batches=cached_views([train_acts]),
-        train_acts=train_acts, y_train=y_train, val_acts=val_acts, y_val=y_val,
-        val_examples=[val_set.examples[i] for i in val_idx], device=device, callbacks=callbacks, timings=timings,
-        started=started, extra=extra,
-        make_classifier=lambda: TextClassifier(model, list(dataset.classes), config.backbone,
-                                               config.trainable_blocks, device, config.head, featurizer),
+        classifier, boundary, config, train_batches=cached_views([train_acts]), train_acts=train_acts,
+        y_train=y_train, val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx],
+        callbacks=callbacks, timings=timings, started=started, extra=extra,
     )
