@@ -122,11 +122,16 @@ class TextBackbone(BlockBackbone):
         longest."""
         if self.tokenizer is None:
             raise BackboneUnavailable("This text model has no tokenizer loaded. Load it from a saved run folder.")
-        full = self.tokenizer(list(texts), truncation=False, add_special_tokens=True)["input_ids"]
-        truncated = torch.tensor([len(ids) > self.max_length for ids in full], dtype=torch.uint8)
+        # One pass: a text longer than max_length also yields overflow rows; keep each text's first row.
         batch = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=True,
-                               return_tensors="pt")
-        return batch["input_ids"], batch["attention_mask"], truncated
+                               return_overflowing_tokens=True, return_tensors="pt")
+        source = batch["overflow_to_sample_mapping"]
+        first = torch.ones_like(source, dtype=torch.bool)
+        first[1:] = source[1:] != source[:-1]
+        mask = batch["attention_mask"][first]
+        width = int(mask.sum(1).max()) if len(mask) else 0
+        truncated = (torch.bincount(source, minlength=len(texts)) > 1).to(torch.uint8)
+        return batch["input_ids"][first, :width], mask[:, :width], truncated
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
