@@ -15,7 +15,8 @@ import torch
 
 from tlcore import TrainConfig, build_dataset, describe_device, digits_sample, get_backbone_info, resolve_device
 from tlcore.experiment import train_image_classifier
-from tlcore.features import ACTIVATION_CACHE, ActivationCache, compute_activations, load_pixels
+from tlcore.cache import TensorCache
+from tlcore.features import compute_activations, load_pixels
 from tlcore.freezing import apply_freeze
 from tlcore.model import TransferModel
 from tlcore.backbones import create_backbone
@@ -42,8 +43,7 @@ def main() -> None:
     print(f"feature extraction: {extraction_rate(dataset, args.backbone, device):.1f} images/s")
     print(f"{'run':44} {'seconds':>8} {'AUC':>6} {'vs cold':>8}")
     for k in (0, 1):
-        ACTIVATION_CACHE.clear()
-        cache = ActivationCache()
+        cache = TensorCache(None)  # in memory: the app's process keeps its caches
         cold = train_image_classifier(dataset, TrainConfig(backbone=args.backbone, trainable_blocks=k), cache=cache)
         warm = train_image_classifier(dataset, TrainConfig(backbone=args.backbone, trainable_blocks=k,
                                                            learning_rate=1e-3), cache=cache)

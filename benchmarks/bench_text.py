@@ -14,7 +14,7 @@ import time
 
 from tlcore import TrainConfig, create_backbone, describe_device, resolve_device
 from tlcore.data import Table, build_text_dataset, text_sample
-from tlcore.features import ActivationCache
+from tlcore.cache import TensorCache
 from tlcore.text_experiment import train_text_classifier
 from tlcore.text_features import compute_text_activations
 
@@ -50,7 +50,7 @@ def main() -> None:
           f"({len(paragraphs)})")
     print(f"{'run':52} {'seconds':>8} {'AUC':>6} {'vs cold':>8}")
     for k in (0, 1):
-        cache = ActivationCache()
+        cache = TensorCache(None)
         cold = train_text_classifier(dataset, TrainConfig(backbone=BUNDLED, trainable_blocks=k, learning_rate=1e-2),
                                      cache=cache)
         warm = train_text_classifier(dataset, TrainConfig(backbone=BUNDLED, trainable_blocks=k, learning_rate=3e-3),

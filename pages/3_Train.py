@@ -87,6 +87,9 @@ def progress_panel() -> None:
         best = f" (best epoch {result.best_epoch})" if result.history else ""
         st.success(f"Done in {result.timings_s['total']:.1f}s: validation AUC {auc}, "
                    f"accuracy {result.report.accuracy:.1%}{best}.")
+        if result.extra.get("reused"):
+            st.caption(f"Reused from an earlier run on the same data: {' and '.join(result.extra['reused'])}, "
+                       "so the frozen part of the backbone did not run again.")
         if result.extra.get("truncated_texts"):
             st.info(f"{result.extra['truncated_texts']} texts were longer than the backbone's maximum of "
                     f"{result.extra['max_tokens']} tokens; only their beginning was used.")

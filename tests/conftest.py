@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import tempfile
 import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tlcore import TrainConfig, build_dataset, train_image_classifier
-from tlcore.data import Record, Table, build_text_dataset
-from tlcore.text_experiment import train_text_classifier
+# Every test, app and command-line process started from here caches in a throw-away folder, never in
+# the user's cache folder. Set before tlcore builds its default cache.
+os.environ["TLCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlcore-test-cache-")
+
+from tlcore import TrainConfig, build_dataset, train_image_classifier  # noqa: E402
+from tlcore.data import Record, Table, build_text_dataset  # noqa: E402
+from tlcore.text_experiment import train_text_classifier  # noqa: E402
 
 
 def shape_image(kind: str, rng: np.random.Generator, size: int = 96) -> Image.Image:
@@ -47,6 +54,12 @@ def make_zip(files: dict[str, bytes]) -> bytes:
         for name, data in files.items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_test_cache():
+    yield
+    shutil.rmtree(os.environ["TLCORE_CACHE_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -92,6 +92,8 @@ def cmd_train(args) -> int:
     if result.extra.get("truncated_texts"):
         print(f"{result.extra['truncated_texts']} texts were longer than {result.extra['max_tokens']} tokens "
               "and were cut to that length.")
+    if result.extra.get("reused"):
+        print(f"Reused from the cache: {', '.join(result.extra['reused'])}.")
     save_run(result, args.out)
     auc = "n/a" if result.report.auc is None else f"{result.report.auc:.4f}"
     print(f"AUC {auc}  accuracy {result.report.accuracy:.4f}  on {result.report.n} validation {dataset.report.unit}s "
@@ -127,6 +129,17 @@ def _expand_texts(inputs: list[str]) -> list[str]:
     if not texts:
         raise DataError("No texts found in the inputs. Give texts, or a CSV/TXT file with one text per row.")
     return texts
+
+
+def cmd_cache(args) -> int:
+    from .cache import default_cache
+
+    cache = default_cache()
+    if args.clear:
+        cache.clear()
+    print(f"{cache.folder}: {cache.disk_usage() / 1024**2:.0f} MB "
+          f"(at most {cache.disk_bytes / 1024**3:g} GB; set TLCORE_CACHE_DIR or TLCORE_CACHE_DISK_GB to change)")
+    return 0
 
 
 def cmd_predict(args) -> int:
@@ -168,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda", "mps"])
     train.set_defaults(func=cmd_train)
+
+    cache = sub.add_parser("cache", help="where decoded images and frozen activations are cached, and how much")
+    cache.add_argument("--clear", action="store_true", help="empty the cache")
+    cache.set_defaults(func=cmd_cache)
 
     predict = sub.add_parser("predict", help="predict images or texts with a saved run")
     predict.add_argument("run_dir")

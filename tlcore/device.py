@@ -42,3 +42,8 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "Apple GPU (MPS)"
     return f"CPU ({torch.get_num_threads()} threads)"
+
+
+def inference_batch_size(device: torch.device) -> int:
+    """Examples per forward pass without gradients: large on a GPU (keeps it busy), modest on a CPU."""
+    return 256 if device.type == "cuda" else 64

@@ -8,15 +8,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .activations import load, take, to_device
 from .backbones import create_backbone, get_backbone_info
 from .classifier import ImageClassifier, TextClassifier
 from .config import TrainConfig
 from .data import ImageDataset, LabelledDataset, stratified_split
 from .device import describe_device, resolve_device
 from .errors import ConfigError, DataError
-from .features import (
-    ACTIVATION_CACHE, ActivationCache, augment, compute_activations, fingerprint, load_pixels, normalize,
-)
+from .cache import RunCache, TensorCache, default_cache
+from .features import augment as augment_batch, compute_activations, fingerprint, load_pixels, normalize
 from .freezing import apply_freeze
 from .heads import HEADS, SKLEARN_HEADS, fit_sklearn_head
 from .metrics import EvalReport, evaluate
@@ -97,45 +97,61 @@ def prepare_run(dataset: LabelledDataset, val_dataset: LabelledDataset | None, c
 
 
 def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_dataset: ImageDataset | None = None,
-                           callbacks: Sequence[Callback] = (), cache: ActivationCache = ACTIVATION_CACHE) -> TrainResult:
-    """Split, build the backbone, freeze, compute frozen activations once, fit, evaluate."""
+                           callbacks: Sequence[Callback] = (), cache: TensorCache | None = None,
+                           reuse_frozen: bool = True) -> TrainResult:
+    """Split, build the backbone, freeze, compute frozen activations once (or find them in the cache),
+    fit, evaluate. reuse_frozen=False re-runs the frozen blocks on every batch instead: the plain
+    loop, kept as the reference the cached path must match."""
     started = time.perf_counter()
+    run_cache = RunCache(cache or default_cache())
     train_set, train_idx, val_set, val_idx, info, device = prepare_run(dataset, val_dataset, config, "image")
     prep = info.preprocessing
     model = TransferModel(create_backbone(config.backbone), len(dataset.classes), config.head)
     boundary = apply_freeze(model, config.trainable_blocks)
     model.to(device)
-    timings = {"load_backbone": time.perf_counter() - started}
+    timings = {"load_backbone": time.perf_counter() - started, "decode": 0.0}
+    data_keys: dict[int, str] = {}
 
-    t = time.perf_counter()
-    sets = {id(train_set): train_set, id(val_set): val_set}
-    keys = {k: fingerprint(_files(s)) for k, s in sets.items()}
-    pixels = {
-        k: cache.get_or_compute(("pixels", keys[k], prep),
-                                lambda s=s: load_pixels(_files(s), prep, progress=_emit(callbacks, "Reading images")))
-        for k, s in sets.items()
-    }
-    timings["decode"] = time.perf_counter() - t
+    def data_key(s: ImageDataset) -> str:
+        if id(s) not in data_keys:
+            data_keys[id(s)] = fingerprint(_files(s))
+        return data_keys[id(s)]
 
-    t = time.perf_counter()
+    def pixels(s: ImageDataset):
+        """Decoded once per dataset and input size (uint8; on disk beyond the memory budget)."""
+        t = time.perf_counter()
+        value = run_cache.fetch_rows(
+            ("pixels", data_key(s), prep.input_size, prep.resize_size), (len(s), 3, prep.input_size, prep.input_size),
+            torch.uint8, lambda out: load_pixels(_files(s), prep, out=out, progress=_emit(callbacks, "Reading images")),
+            "decoded images")
+        timings["decode"] += time.perf_counter() - t
+        return value
 
-    def activations(k, flip=False):
-        return cache.get_or_compute(
-            ("activations", keys[k], config.backbone, boundary, flip),
-            lambda: compute_activations(model, pixels[k], prep, boundary, device=device, flip=flip,
+    def activations(s: ImageDataset, flip: bool = False):
+        """The frozen blocks' output, once per dataset, weights, input size and boundary."""
+        return run_cache.fetch(
+            ("activations", data_key(s), config.backbone, info.weights_id, prep.input_size, boundary, flip),
+            lambda: compute_activations(model, pixels(s), prep, boundary, device=device, flip=flip,
                                         progress=_emit(callbacks, "Running the frozen backbone")),
-        )
+            "frozen activations")
 
-    val_acts = activations(id(val_set))[val_idx]
+    t = time.perf_counter()
+    train_rows, val_rows = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
     train_acts = None
-    if config.augment and config.trainable_blocks > 0:
-        train_batches = _augmented_batches(model, pixels[id(train_set)][train_idx], prep, boundary, device)
+    if reuse_frozen:
+        val_acts = take(activations(val_set), val_rows)
     else:
-        train_acts = activations(id(train_set))[train_idx]
-        views = [train_acts]
+        val_acts = compute_activations(model, take(pixels(val_set), val_rows), prep, boundary, device=device)
+    if not reuse_frozen or (config.augment and config.trainable_blocks > 0):
+        train_batches = _recomputed_batches(model, pixels(train_set), train_rows, prep, boundary, device,
+                                            augment=config.augment)
+    else:
+        views = [activations(train_set)]
         if config.augment:  # frozen backbone: a flipped copy of each image is the augmentation
-            views.append(activations(id(train_set), flip=True)[train_idx])
-        train_batches = cached_views(views)
+            views.append(activations(train_set, flip=True))
+        train_batches = cached_views(views, train_rows)
+        if config.head in SKLEARN_HEADS:
+            train_acts = take(views[0], train_rows)
     timings["features"] = time.perf_counter() - t
 
     y_train = train_set.label_indices(dataset.classes)[train_idx]
@@ -145,7 +161,7 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
     return fit_and_evaluate(
         classifier, boundary, config, train_batches=train_batches, train_acts=train_acts, y_train=y_train,
         val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx], callbacks=callbacks,
-        timings=timings, started=started,
+        timings=timings, started=started, extra={"reused": sorted(run_cache.reused)},
     )
 
 
@@ -160,7 +176,8 @@ def fit_and_evaluate(classifier: ImageClassifier | TextClassifier, boundary: int
     history, best_epoch = [], 0
     if config.head in SKLEARN_HEADS:
         _emit(callbacks, f"Fitting the {HEADS[config.head].split(' (')[0].lower()}")(0, 1)
-        model.head = fit_sklearn_head(config.head, train_acts.numpy(), y_train, len(classes), config.seed).to(device)
+        features = load(train_acts).float().numpy()
+        model.head = fit_sklearn_head(config.head, features, y_train, len(classes), config.seed).to(device)
     else:
         all_callbacks = list(callbacks)
         stopper = EarlyStopping(config.early_stopping_patience) if config.early_stopping_patience else None
@@ -187,12 +204,14 @@ def fit_and_evaluate(classifier: ImageClassifier | TextClassifier, boundary: int
     )
 
 
-def _augmented_batches(model: TransferModel, pixels: torch.Tensor, prep, boundary: int,
-                       device: torch.device) -> BatchSource:
-    """Augment raw pixels every epoch; the frozen prefix still runs without autograd."""
+def _recomputed_batches(model: TransferModel, pixels, rows: torch.Tensor, prep, boundary: int,
+                        device: torch.device, *, augment: bool) -> BatchSource:
+    """Run the frozen prefix (without autograd) on every batch, on augmented pixels when asked."""
 
     def batch(index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = augment(normalize(pixels[index].to(device), prep), generator)
+        x = normalize(to_device(take(pixels, rows[index]), device), prep)
+        if augment:
+            x = augment_batch(x, generator)
         with torch.no_grad():
             return model.backbone.run(x, 0, boundary)
 

@@ -1,10 +1,8 @@
-"""Images -> input tensors -> activations at the frozen boundary, computed once and cached."""
+"""Images -> decoded pixels -> activations at the frozen boundary (the engine caches both)."""
 from __future__ import annotations
 
 import hashlib
 import math
-import threading
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
@@ -13,11 +11,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .activations import Activations, nbytes
+from .activations import DiskTensor, take, to_device
 from .backbones import Preprocessing
 from .data.images import decode_image
 from .errors import ImageReadError
-from .device import autocast_dtype
+from .device import autocast_dtype, inference_batch_size
 from .model import TransferModel
 
 ProgressFn = Callable[[int, int], None]
@@ -32,15 +30,18 @@ def _resize_crop(image: Image.Image, prep: Preprocessing) -> np.ndarray:
     return np.array(image.crop((left, top, left + prep.input_size, top + prep.input_size)))
 
 
-def load_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing, *, workers: int = 4,
+def load_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing, *, out=None, workers: int = 4,
                 progress: ProgressFn | None = None) -> torch.Tensor:
-    """Decode, orient, resize and crop every (name, bytes) file in parallel: uint8 [N, 3, S, S].
-    Raises ImageReadError for the first unreadable file."""
-    pixels, problems = load_readable_pixels(files, prep, workers=workers, progress=progress)
+    """Decode, orient, resize and crop every (name, bytes) file in parallel: uint8 [N, 3, S, S], written
+    into `out` when given (a tensor or a cache RowWriter). Raises ImageReadError for the first
+    unreadable file."""
+    if out is None:
+        out = torch.empty((len(files), 3, prep.input_size, prep.input_size), dtype=torch.uint8)
+    problems = _decode_into(out, files, prep, workers, progress)
     if problems:
         index, reason = next(iter(problems.items()))
         raise ImageReadError(f"{files[index][0]}: {reason}")
-    return pixels
+    return out
 
 
 def load_readable_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing, *, workers: int = 4,
@@ -48,6 +49,15 @@ def load_readable_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing
     """Like load_pixels, but unreadable files are left out: returns the pixels of the readable
     ones (in order) and {index of each unreadable file: reason}."""
     out = torch.empty((len(files), 3, prep.input_size, prep.input_size), dtype=torch.uint8)
+    problems = _decode_into(out, files, prep, workers, progress)
+    keep = [i for i in range(len(files)) if i not in problems]
+    return (out[keep] if problems else out), problems
+
+
+def _decode_into(out, files: Sequence[tuple[str, bytes]], prep: Preprocessing, workers: int,
+                 progress: ProgressFn | None) -> dict[int, str]:
+    """out[i] = the pixels of files[i], decoded in parallel threads; returns {index: reason} of the
+    files that could not be read."""
     problems: dict[int, str] = {}
 
     def one(i: int) -> None:
@@ -63,8 +73,7 @@ def load_readable_pixels(files: Sequence[tuple[str, bytes]], prep: Preprocessing
         for done, _ in enumerate(pool.map(one, range(len(files))), 1):
             if progress and (done % 16 == 0 or done == len(files)):
                 progress(done, len(files))
-    keep = [i for i in range(len(files)) if i not in problems]
-    return (out[keep] if problems else out), problems
+    return problems
 
 
 def normalize(pixels: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
@@ -87,16 +96,17 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10
 
 
 @torch.inference_mode()
-def compute_activations(model: TransferModel, pixels: torch.Tensor, prep: Preprocessing, stop: int, *,
-                        device: torch.device, batch_size: int = 64, flip: bool = False,
+def compute_activations(model: TransferModel, pixels: torch.Tensor | DiskTensor, prep: Preprocessing, stop: int,
+                        *, device: torch.device, flip: bool = False,
                         progress: ProgressFn | None = None) -> torch.Tensor:
     """Run the frozen stages [0, stop) once over all images, in eval mode; results stay on the CPU."""
     was_training = model.training
     model.eval()
     dtype = autocast_dtype(device)
+    batch_size = inference_batch_size(device)
     chunks = []
     for start in range(0, len(pixels), batch_size):
-        batch = normalize(pixels[start:start + batch_size].to(device, non_blocking=True), prep)
+        batch = normalize(to_device(take(pixels, slice(start, start + batch_size)), device), prep)
         if flip:
             batch = batch.flip(-1)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -113,44 +123,3 @@ def fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
     for _, data in files:
         digest.update(hashlib.sha1(data).digest())
     return digest.hexdigest()
-
-
-class ActivationCache:
-    """Least-recently-used store of frozen-boundary activations, bounded in bytes.
-
-    Keys are (data fingerprint, backbone, boundary, view); one instance serves a whole process,
-    so a second run with another head, learning rate or epoch count skips the backbone.
-    """
-
-    def __init__(self, max_bytes: int = 2 * 1024**3):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, Activations] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Activations | None:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-            return None
-
-    def put(self, key: tuple, value: Activations) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > 1 and sum(nbytes(v) for v in self._items.values()) > self.max_bytes:
-                self._items.popitem(last=False)
-
-    def get_or_compute(self, key: tuple, compute: Callable[[], Activations]) -> Activations:
-        found = self.get(key)
-        if found is None:
-            found = compute()
-            self.put(key, found)
-        return found
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-ACTIVATION_CACHE = ActivationCache()

@@ -6,25 +6,31 @@ from typing import Sequence
 
 import torch
 
-from .activations import take
+from .activations import load, take, to_device
 from .backbones import create_backbone
 from .backbones.classic_text import make_featurizer
 from .classifier import TextClassifier
 from .config import TrainConfig
 from .data import TextDataset
 from .experiment import TrainResult, _emit, fit_and_evaluate, prepare_run
-from .features import ACTIVATION_CACHE, ActivationCache
+from .backbones.sentence_transformers import TextBackbone
+from .cache import RunCache, TensorCache, default_cache
+from .heads import SKLEARN_HEADS
 from .freezing import apply_freeze
 from .model import TransferModel, features_only
 from .text_features import compute_text_activations, text_fingerprint
-from .training import Callback, cached_views
+from .training import BatchSource, Callback, cached_views
 
 
 def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_dataset: TextDataset | None = None,
-                          callbacks: Sequence[Callback] = (), cache: ActivationCache = ACTIVATION_CACHE) -> TrainResult:
-    """Split, embed (frozen layers once, cached) or featurise, fit the head, evaluate."""
+                          callbacks: Sequence[Callback] = (), cache: TensorCache | None = None,
+                          reuse_frozen: bool = True) -> TrainResult:
+    """Split, embed (token ids and frozen layers once, cached) or featurise, fit the head, evaluate.
+    reuse_frozen=False re-runs the frozen layers on every batch (the reference for the cached path)."""
     started = time.perf_counter()
+    run_cache = RunCache(cache or default_cache())
     train_set, train_idx, val_set, val_idx, info, device = prepare_run(dataset, val_dataset, config, "text")
+    train_rows, val_rows = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
     extra = {}
 
     if info.classic:
@@ -38,6 +44,7 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         val_acts = featurizer.transform([val_set.examples[i].text for i in val_idx])
         model = TransferModel(features_only(featurizer.num_features), len(dataset.classes), config.head).to(device)
         boundary = apply_freeze(model, config.trainable_blocks)
+        train_batches = cached_views([train_acts])
     else:
         featurizer = None
         model = TransferModel(create_backbone(config.backbone), len(dataset.classes), config.head)
@@ -46,28 +53,34 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         timings = {"load_backbone": time.perf_counter() - started}
         t = time.perf_counter()
         backbone = model.backbone
+        def tokens(texts: list[str]):
+            """(ids, mask, truncated) once per text set and backbone."""
+            key = ("tokens", text_fingerprint(texts), config.backbone, info.weights_id)
+            return run_cache.fetch(key, lambda: backbone.tokenize(texts), "token ids")
 
         def activations(texts: list[str]):
-            """Token ids, then activations at the boundary, for a whole set (cached; rows taken later)."""
-            key = text_fingerprint(texts)
-            ids, mask, truncated = cache.get_or_compute(("tokens", key, config.backbone),
-                                                        lambda: backbone.tokenize(texts))
-            acts = cache.get_or_compute(
-                ("activations", key, config.backbone, boundary),
-                lambda: compute_text_activations(backbone, ids, mask, boundary, device=device,
-                                                 progress=_emit(callbacks, "Running the frozen layers")),
-            )
-            return acts, int(truncated.sum())
+            """The frozen layers' output for a whole set, once per boundary."""
+            ids, mask, _ = tokens(texts)
+            key = ("activations", text_fingerprint(texts), config.backbone, info.weights_id, boundary)
+            return run_cache.fetch(key, lambda: compute_text_activations(
+                backbone, ids, mask, boundary, device=device, progress=_emit(callbacks, "Running the frozen layers")),
+                "frozen activations")
 
-        train_all, truncated = activations(train_set.texts)
-        if val_set is train_set:
-            val_all = train_all
+        train_acts = None
+        if reuse_frozen:
+            val_acts = take(activations(val_set.texts), val_rows)
+            train_all = activations(train_set.texts)
+            train_batches = cached_views([train_all], train_rows)
+            if config.head in SKLEARN_HEADS:
+                train_acts = take(train_all, train_rows)
         else:
-            val_all, val_truncated = activations(val_set.texts)
-            truncated += val_truncated
-        train_acts, val_acts = take(train_all, torch.as_tensor(train_idx)), take(val_all, torch.as_tensor(val_idx))
-        extra["truncated_texts"] = truncated
-        extra["max_tokens"] = backbone.max_length
+            ids, mask, _ = tokens(val_set.texts)
+            val_acts = compute_text_activations(backbone, ids[val_rows], mask[val_rows], boundary, device=device)
+            train_batches = _recomputed_batches(backbone, tokens(train_set.texts), train_rows, boundary, device)
+        truncated = int(load(tokens(train_set.texts)[2]).sum())
+        if val_set is not train_set:
+            truncated += int(load(tokens(val_set.texts)[2]).sum())
+        extra.update(truncated_texts=truncated, max_tokens=backbone.max_length, reused=sorted(run_cache.reused))
     timings["features"] = time.perf_counter() - t
 
     y_train = train_set.label_indices(dataset.classes)[train_idx]
@@ -75,7 +88,20 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
     classifier = TextClassifier(model, list(dataset.classes), config.backbone, config.trainable_blocks, device,
                                 config.head, featurizer)
     return fit_and_evaluate(
-        classifier, boundary, config, train_batches=cached_views([train_acts]), train_acts=train_acts,
+        classifier, boundary, config, train_batches=train_batches, train_acts=train_acts,
         y_train=y_train, val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx],
         callbacks=callbacks, timings=timings, started=started, extra=extra,
     )
+
+
+def _recomputed_batches(backbone: TextBackbone, tokens, rows: torch.Tensor, boundary: int,
+                        device: torch.device) -> BatchSource:
+    """Run the frozen layers (without autograd) on every batch of token ids."""
+    ids, mask, _ = tokens
+
+    def batch(index: torch.Tensor, generator: torch.Generator):
+        x = to_device((ids[rows[index]], mask[rows[index]]), device)
+        with torch.no_grad():
+            return backbone.run(x, 0, boundary)
+
+    return batch

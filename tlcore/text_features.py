@@ -7,9 +7,9 @@ from typing import Callable
 
 import torch
 
-from .activations import Activations, concat, take
+from .activations import Activations, DiskTensor, concat, load, take
 from .backbones.sentence_transformers import TextBackbone
-from .device import autocast_dtype
+from .device import autocast_dtype, inference_batch_size
 
 ProgressFn = Callable[[int, int], None]
 
@@ -23,14 +23,17 @@ def text_fingerprint(texts: list[str]) -> str:
 
 
 @torch.inference_mode()
-def compute_text_activations(backbone: TextBackbone, ids: torch.Tensor, mask: torch.Tensor, stop: int, *,
-                             device: torch.device, batch_size: int = 64,
+def compute_text_activations(backbone: TextBackbone, ids: torch.Tensor | DiskTensor, mask: torch.Tensor | DiskTensor,
+                             stop: int | None, *,
+                             device: torch.device, batch_size: int | None = None,
                              progress: ProgressFn | None = None) -> Activations:
     """Run blocks [0, stop) over all texts in eval mode. Texts of similar length share a batch, which is
     cut to its longest text; results come back in the original order, on the CPU."""
+    ids, mask = load(ids), load(mask)
     was_training = backbone.training
     backbone.eval()
     dtype = autocast_dtype(device)
+    batch_size = batch_size or inference_batch_size(device)
     lengths = mask.sum(1)
     order = torch.argsort(lengths, descending=True, stable=True)
     chunks = []

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .activations import Activations, num_rows, take, to_device
+from .activations import Activations, load, num_rows, take, to_device
 from .device import autocast_dtype
 from .freezing import set_train_mode
 from .model import TransferModel
@@ -48,15 +48,16 @@ class BatchSource(Protocol):
     def __call__(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 
 
-def cached_views(views: Sequence[Activations]) -> BatchSource:
-    """Precomputed activations; with several views (e.g. original and flipped) each example
-    gets a random one per epoch."""
+def cached_views(views: Sequence[Activations], rows: torch.Tensor | None = None) -> BatchSource:
+    """Precomputed activations of a whole set, of which `rows` are the training examples; with several
+    views (e.g. original and flipped) each example gets a random one per epoch."""
 
-    def batch(index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    def batch(index: torch.Tensor, generator: torch.Generator) -> Activations:
+        index = index if rows is None else rows[index]
         if len(views) == 1:
             return take(views[0], index)
         choice = torch.randint(len(views), (len(index),), generator=generator)
-        stacked = torch.stack([v[index] for v in views])
+        stacked = torch.stack([load(take(v, index)) for v in views])
         return stacked[choice, torch.arange(len(index))]
 
     return batch

@@ -62,9 +62,23 @@ def test_missing_torchvision_weights_name_file_and_folder(tmp_path, monkeypatch)
     assert "efficientnet_lite0" in message
 
 
+@pytest.mark.parametrize("name", sorted(torchvision_models.WEIGHTS))
+def test_torchvision_metadata_matches_torchvision(name):
+    import torchvision
+
+    weights = torchvision.models.get_model_weights(name).DEFAULT
+    info = get_backbone_info(name)
+    assert (info.num_params, info.download_url) == (weights.meta["num_params"], weights.url)
+    preset = weights.transforms()
+    assert (info.preprocessing.input_size, info.preprocessing.resize_size) == (preset.crop_size[0],
+                                                                                preset.resize_size[0])
+
+
 def test_cached_torchvision_weights_load_offline(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    reference = torchvision_models.torchvision.models.resnet18()
+    import torchvision
+
+    reference = torchvision.models.resnet18()
     path = tmp_path / "checkpoints" / "resnet18-f37072fd.pth"
     path.parent.mkdir()
     torch.save(reference.state_dict(), path)

@@ -12,7 +12,7 @@ from tlcore import DataError, TrainConfig, create_backbone
 from tlcore.data import (
     Table, build_text_dataset, guess_columns, read_table, table_from_pasted, text_sample, texts_from_upload,
 )
-from tlcore.features import ActivationCache
+from tlcore.cache import TensorCache
 from tlcore.persistence import load_run, predictions_frame, save_run
 from tlcore.text_experiment import train_text_classifier
 
@@ -135,7 +135,7 @@ def test_fine_tuning_the_top_layer_changes_only_the_top_layer(text_dataset):
     pretrained = create_backbone("all-MiniLM-L6-v2").state_dict()
     config = TrainConfig(backbone="all-MiniLM-L6-v2", trainable_blocks=1, epochs=2, early_stopping_patience=0,
                          learning_rate=1e-2, device="cpu")
-    result = train_text_classifier(text_dataset, config, cache=ActivationCache())
+    result = train_text_classifier(text_dataset, config, cache=TensorCache(None))
     after = result.classifier.model.backbone.state_dict()
     top = "blocks.6."  # "layer 6", the last transformer layer
     changed = [k for k in pretrained if not torch.equal(pretrained[k], after[k])]
@@ -148,18 +148,16 @@ def test_long_texts_are_truncated_and_counted():
     frame.loc[0, "text"] = "rain " * 2000  # far beyond 256 tokens
     dataset = build_text_dataset(Table(frame, "long.csv"), "text", "label")
     result = train_text_classifier(dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=1, device="cpu"),
-                                   cache=ActivationCache())
+                                   cache=TensorCache(None))
     assert result.extra["truncated_texts"] == 1
 
 
-def test_second_run_reuses_cached_embeddings(text_dataset):
-    cache = ActivationCache()
+def test_second_run_reuses_cached_embeddings(text_dataset, tmp_path):
     config = TrainConfig(backbone="all-MiniLM-L6-v2", epochs=1, device="cpu")
-    train_text_classifier(text_dataset, config, cache=cache)
-    keys = set(cache._items)
-    train_text_classifier(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=3, learning_rate=1e-3,
-                                                    head="mlp", device="cpu"), cache=cache)
-    assert set(cache._items) == keys and any(k[0] == "activations" for k in keys)
+    assert train_text_classifier(text_dataset, config, cache=TensorCache(tmp_path)).extra["reused"] == []
+    again = train_text_classifier(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=3, learning_rate=1e-3,
+                                                            head="mlp", device="cpu"), cache=TensorCache(tmp_path))
+    assert again.extra["reused"] == ["frozen activations", "token ids"]
 
 
 @pytest.mark.parametrize("backbone", ["tfidf", "word-vectors"])

@@ -3,7 +3,7 @@ import torch
 
 from tests.conftest import shape_records
 from tlcore import TrainConfig, TrainingCancelled, build_dataset, train_image_classifier
-from tlcore.features import ActivationCache
+from tlcore.cache import TensorCache
 from tlcore.training import Callback
 
 
@@ -19,7 +19,7 @@ def test_fine_tuning_one_block_leaves_frozen_weights_bit_for_bit(shapes_dataset)
 
     pretrained = create_backbone("efficientnet_lite0").state_dict()
     config = TrainConfig(trainable_blocks=1, epochs=2, early_stopping_patience=0, learning_rate=1e-2, device="cpu")
-    result = train_image_classifier(shapes_dataset, config, cache=ActivationCache())
+    result = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
     after = result.classifier.model.backbone.state_dict()
     top = "blocks.8."  # head_conv, the one trainable block
     changed = [k for k in pretrained if not torch.equal(pretrained[k], after[k])]
@@ -33,15 +33,14 @@ def test_augmented_fine_tuning_runs_and_keeps_frozen_blocks(shapes_dataset):
 
     pretrained = create_backbone("efficientnet_lite0").state_dict()
     config = TrainConfig(trainable_blocks=1, epochs=1, augment=True, device="cpu")
-    result = train_image_classifier(shapes_dataset, config, cache=ActivationCache())
+    result = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
     after = result.classifier.model.backbone.state_dict()
     assert all(torch.equal(pretrained[k], after[k]) for k in pretrained if not k.startswith("blocks.8."))
 
 
-def test_second_run_reuses_cached_activations(shapes_dataset):
-    cache = ActivationCache()
-    train_image_classifier(shapes_dataset, TrainConfig(epochs=3, device="cpu"), cache=cache)
-    keys = set(cache._items)
+def test_a_later_process_reuses_cached_activations_from_disk(shapes_dataset, tmp_path):
+    first = train_image_classifier(shapes_dataset, TrainConfig(epochs=3, device="cpu"), cache=TensorCache(tmp_path))
+    assert first.extra["reused"] == []
 
     class CountPhases(Callback):
         phases = []
@@ -49,13 +48,14 @@ def test_second_run_reuses_cached_activations(shapes_dataset):
         def on_phase(self, phase, done, total):
             self.phases.append(phase)
 
-    train_image_classifier(shapes_dataset, TrainConfig(epochs=5, learning_rate=3e-3, device="cpu"),
-                           cache=cache, callbacks=[CountPhases()])
-    assert set(cache._items) == keys and CountPhases.phases == []
+    fresh = TensorCache(tmp_path)  # nothing in memory: what a new process sees
+    second = train_image_classifier(shapes_dataset, TrainConfig(epochs=5, learning_rate=1e-3, device="cpu"),
+                                    cache=fresh, callbacks=[CountPhases()])
+    assert second.extra["reused"] == ["frozen activations"] and CountPhases.phases == []
 
 
 def test_same_seed_same_metrics(shapes_dataset):
-    cache = ActivationCache()
+    cache = TensorCache(None)
     runs = [train_image_classifier(shapes_dataset, TrainConfig(epochs=3, seed=7, device="cpu"), cache=cache)
             for _ in range(2)]
     assert runs[0].report.to_dict() == runs[1].report.to_dict()
@@ -72,7 +72,7 @@ def test_cancel_stops_the_run(shapes_dataset):
             raise TrainingCancelled("stop")
 
     with pytest.raises(TrainingCancelled):
-        train_image_classifier(shapes_dataset, TrainConfig(device="cpu"), cache=ActivationCache(),
+        train_image_classifier(shapes_dataset, TrainConfig(device="cpu"), cache=TensorCache(None),
                                callbacks=[CancelAtOnce()])
 
 

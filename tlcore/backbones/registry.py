@@ -52,6 +52,12 @@ class BackboneInfo:
         return len(self.block_names)
 
     @property
+    def weights_id(self) -> str:
+        """Names these weights in cache keys: the file's name and size (no hashing of large files)."""
+        path = self.weights_path()
+        return f"{path.name}:{path.stat().st_size}" if path.is_file() else path.name
+
+    @property
     def offline(self) -> bool:
         """True when the pretrained weights are already on this machine."""
         return self.weights_path().is_file()

@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import torch
-import torchvision
 from torch import nn
 
 from ..errors import BackboneUnavailable
@@ -15,17 +14,24 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# torchvision's DEFAULT ImageNet weights: (parameters, file URL, resize size); all crop to 224. Kept here
+# so that listing backbones does not import torchvision (slow); a test checks them against torchvision.
+WEIGHTS = {
+    "resnet18": (11_689_512, "https://download.pytorch.org/models/resnet18-f37072fd.pth", 256),
+    "resnet50": (25_557_032, "https://download.pytorch.org/models/resnet50-11ad3fa6.pth", 232),
+    "mobilenet_v3_large": (5_483_032, "https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth", 232),
+    "efficientnet_b0": (5_288_548, "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth", 256),
+    "convnext_tiny": (28_589_128, "https://download.pytorch.org/models/convnext_tiny-983f1562.pth", 236),
+}
+
+
 def _checkpoint_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def _weights(name: str):
-    return torchvision.models.get_model_weights(name).DEFAULT
-
-
 def _load_state_dict(name: str, title: str) -> dict:
     """Load the cached ImageNet weights, downloading them first if possible."""
-    url = _weights(name).url
+    url = WEIGHTS[name][1]
     path = _checkpoint_dir() / os.path.basename(url)
     if not path.is_file():
         try:
@@ -41,18 +47,19 @@ def _load_state_dict(name: str, title: str) -> dict:
 
 
 def _info(name: str, title: str, block_names: tuple[str, ...]) -> BackboneInfo:
-    weights = _weights(name)
-    preset = weights.transforms()
+    num_params, url, resize_size = WEIGHTS[name]
     return BackboneInfo(
         name=name, title=title, modality="image", source="torchvision, ImageNet", licence="BSD-3-Clause",
-        num_params=weights.meta["num_params"], block_names=block_names,
-        preprocessing=Preprocessing(preset.crop_size[0], preset.resize_size[0], IMAGENET_MEAN, IMAGENET_STD),
-        weights_path=lambda: _checkpoint_dir() / os.path.basename(weights.url),
-        download_url=weights.url,
+        num_params=num_params, block_names=block_names,
+        preprocessing=Preprocessing(224, resize_size, IMAGENET_MEAN, IMAGENET_STD),
+        weights_path=lambda: _checkpoint_dir() / os.path.basename(url),
+        download_url=url,
     )
 
 
 def _build(name: str, title: str, pretrained: bool) -> nn.Module:
+    import torchvision
+
     net = torchvision.models.get_model(name, weights=None)
     if pretrained:
         net.load_state_dict(_load_state_dict(name, title))
