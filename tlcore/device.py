@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from .errors import ConfigError
+from .settings import engine_settings
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -27,9 +28,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def _cpu_has_native_bf16() -> bool:
+    """AVX-512 BF16 or AMX: bfloat16 maths in hardware (elsewhere it is emulated and slower)."""
+    return any(getattr(torch.cpu, check, lambda: False)()
+               for check in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """bf16 autocast on CUDA GPUs that support it; full precision elsewhere."""
+    """bf16 autocast on CUDA GPUs and on CPUs that do bf16 in hardware, unless the mixed_precision
+    setting is off; full precision elsewhere."""
+    if not engine_settings().mixed_precision:
+        return None
     if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    if device.type == "cpu" and _cpu_has_native_bf16():
         return torch.bfloat16
     return None
 
@@ -41,7 +53,7 @@ def describe_device(device: torch.device) -> str:
         return f"GPU: {name}" + (" (bf16)" if autocast_dtype(device) else "")
     if device.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    return f"CPU ({torch.get_num_threads()} threads)" + (" (bf16)" if autocast_dtype(device) else "")
 
 
 def inference_batch_size(device: torch.device) -> int:

@@ -13,7 +13,7 @@ from .backbones import create_backbone, get_backbone_info
 from .classifier import ImageClassifier, TextClassifier
 from .config import TrainConfig
 from .data import ImageDataset, LabelledDataset, stratified_split
-from .device import describe_device, resolve_device
+from .device import autocast_dtype, describe_device, resolve_device
 from .errors import ConfigError, DataError
 from .cache import RunCache, TensorCache, default_cache
 from .features import augment as augment_batch, compute_activations, fingerprint, load_pixels, normalize
@@ -130,7 +130,8 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
     def activations(s: ImageDataset, flip: bool = False):
         """The frozen blocks' output, once per dataset, weights, input size and boundary."""
         return run_cache.fetch(
-            ("activations", data_key(s), config.backbone, info.weights_id, prep.input_size, boundary, flip),
+            ("activations", data_key(s), config.backbone, info.weights_id, prep.input_size, boundary, flip,
+             str(autocast_dtype(device))),
             lambda: compute_activations(model, pixels(s), prep, boundary, device=device, flip=flip,
                                         progress=_emit(callbacks, "Running the frozen backbone")),
             "frozen activations")

@@ -1,4 +1,5 @@
-"""Engine settings a person may change: where the caches live and how much memory and disk they use.
+"""Engine settings a person may change: where the caches live, how much memory and disk they use,
+and whether to compute in mixed precision.
 
 Each value comes from an environment variable if set, else from a TOML settings file, else the
 default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the current folder:
@@ -8,6 +9,9 @@ default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the c
     disk_gb = 5                  # least recently used entries are removed beyond this
     memory_gb = 1                # decoded images and activations beyond this are read from disk
     half_precision = true        # store activations as float16 where they fit
+
+    [engine]
+    mixed_precision = true       # bfloat16 on GPUs and on CPUs with bf16 in hardware
 """
 from __future__ import annotations
 
@@ -45,6 +49,10 @@ def _settings_file() -> dict:
         raise ConfigError(f"The settings file {path} is not valid TOML ({exc}). Fix or remove it.") from None
 
 
+def _flag(env: str, table: dict, key: str, default: bool) -> bool:
+    return str(os.environ.get(env, table.get(key, default))).lower() not in ("0", "false", "no", "off")
+
+
 def _number(env: str, table: dict, key: str, default: float) -> float:
     raw = os.environ.get(env, table.get(key, default))
     try:
@@ -59,10 +67,19 @@ def _number(env: str, table: dict, key: str, default: float) -> float:
 def cache_settings() -> CacheSettings:
     table = _settings_file().get("cache", {})
     folder = os.environ.get("TLCORE_CACHE_DIR") or table.get("dir") or _default_cache_folder()
-    half = os.environ.get("TLCORE_HALF_PRECISION", str(table.get("half_precision", True))).lower()
     return CacheSettings(
         folder=Path(folder).expanduser(),
         disk_bytes=int(_number("TLCORE_CACHE_DISK_GB", table, "disk_gb", 5) * GB),
         memory_bytes=int(_number("TLCORE_CACHE_MEMORY_GB", table, "memory_gb", 1) * GB),
-        half_precision=half not in ("0", "false", "no", "off"),
+        half_precision=_flag("TLCORE_HALF_PRECISION", table, "half_precision", True),
     )
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    mixed_precision: bool
+
+
+def engine_settings() -> EngineSettings:
+    table = _settings_file().get("engine", {})
+    return EngineSettings(mixed_precision=_flag("TLCORE_MIXED_PRECISION", table, "mixed_precision", True))

@@ -12,6 +12,7 @@ from .backbones.classic_text import make_featurizer
 from .classifier import TextClassifier
 from .config import TrainConfig
 from .data import TextDataset
+from .device import autocast_dtype
 from .experiment import TrainResult, _emit, fit_and_evaluate, prepare_run
 from .backbones.sentence_transformers import TextBackbone
 from .cache import RunCache, TensorCache, default_cache
@@ -61,7 +62,8 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         def activations(texts: list[str]):
             """The frozen layers' output for a whole set, once per boundary."""
             ids, mask, _ = tokens(texts)
-            key = ("activations", text_fingerprint(texts), config.backbone, info.weights_id, boundary)
+            key = ("activations", text_fingerprint(texts), config.backbone, info.weights_id, boundary,
+                   str(autocast_dtype(device)))
             return run_cache.fetch(key, lambda: compute_text_activations(
                 backbone, ids, mask, boundary, device=device, progress=_emit(callbacks, "Running the frozen layers")),
                 "frozen activations")

@@ -84,8 +84,14 @@ def test_settings_come_from_the_environment_then_the_file(tmp_path, monkeypatch)
         cache_settings()
 
 
+@pytest.fixture
+def full_precision(monkeypatch):
+    """Exact comparisons need float32 maths (bfloat16 rounding depends on how rows are batched)."""
+    monkeypatch.setenv("TLCORE_MIXED_PRECISION", "0")
+
+
 @pytest.mark.parametrize("trainable_blocks", [0, 1])
-def test_cached_image_runs_equal_the_plain_loop(shapes_dataset, tmp_path, trainable_blocks):
+def test_cached_image_runs_equal_the_plain_loop(shapes_dataset, tmp_path, trainable_blocks, full_precision):
     config = TrainConfig(trainable_blocks=trainable_blocks, epochs=3, early_stopping_patience=0, device="cpu")
     exact = TensorCache(tmp_path, half_precision=False)
     cold = train_image_classifier(shapes_dataset, config, cache=exact)
@@ -101,10 +107,19 @@ def test_cached_image_runs_equal_the_plain_loop(shapes_dataset, tmp_path, traina
     np.testing.assert_allclose(half.val_proba, plain.val_proba, atol=2e-3)
 
 
-def test_cached_text_fine_tuning_equals_the_plain_loop(text_dataset, tmp_path):
+def test_cached_text_fine_tuning_equals_the_plain_loop(text_dataset, tmp_path, full_precision):
     config = TrainConfig(backbone="all-MiniLM-L6-v2", trainable_blocks=1, epochs=2, early_stopping_patience=0,
                          learning_rate=1e-2, device="cpu")
     cached = train_text_classifier(text_dataset, config, cache=TensorCache(tmp_path, memory_bytes=0,
                                                                            half_precision=False))
     plain = train_text_classifier(text_dataset, config, cache=TensorCache(None), reuse_frozen=False)
     np.testing.assert_allclose(cached.val_proba, plain.val_proba, atol=1e-4)
+
+
+def test_mixed_precision_keeps_the_results(shapes_dataset, monkeypatch):
+    config = TrainConfig(trainable_blocks=1, epochs=3, early_stopping_patience=0, device="cpu")
+    mixed = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
+    monkeypatch.setenv("TLCORE_MIXED_PRECISION", "0")
+    full = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
+    np.testing.assert_allclose(mixed.val_proba, full.val_proba, atol=0.05)
+    assert mixed.report.auc == pytest.approx(full.report.auc, abs=0.02)
