@@ -94,10 +94,17 @@ class TensorCache:
         if found is not None:
             return found, True
         size = int(np.prod(shape)) * torch.empty(0, dtype=dtype).element_size()
-        if self.folder is None or size <= self.memory_bytes:
-            out = torch.empty(shape, dtype=dtype)
-            fill(out)
-            return self._store(digest, key, out), False
+        if self.folder is not None and size > self.memory_bytes:
+            try:
+                return self._fill_on_disk(digest, key, shape, dtype, fill), False
+            except OSError:
+                pass  # no room on disk: build it in memory after all
+        out = torch.empty(shape, dtype=dtype)
+        fill(out)
+        return self._store(digest, key, out), False
+
+    def _fill_on_disk(self, digest: str, key: tuple, shape: tuple[int, ...], dtype: torch.dtype,
+                      fill: Fill) -> DiskTensor:
         staging = self._staging()
         writer = RowWriter(staging / "0.npy", shape, dtype)
         try:
@@ -107,7 +114,7 @@ class TensorCache:
         self._commit(staging, digest, key)
         value = self._read(digest)
         self._remember(digest, value)
-        return value, False
+        return value
 
     def clear(self) -> None:
         with self._lock:

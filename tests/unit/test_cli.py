@@ -130,3 +130,20 @@ def test_text_missing_column_is_one_line(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(REPO)})
     assert proc.returncode == 2 and "no column 'class' (it has: text, label)" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_second_process_reuses_the_first_ones_cache(data_folder, tmp_path, monkeypatch, capsys):
+    from tlcore.cache import default_cache
+
+    monkeypatch.setenv("TLCORE_CACHE_DIR", str(tmp_path / "cache"))
+    runs = []
+    for lr in ("0.003", "0.001"):
+        default_cache.cache_clear()  # what a new process starts with
+        assert main(["train", str(data_folder), "--out", str(tmp_path / lr), "--lr", lr, "--epochs", "2",
+                     "--device", "cpu"]) == 0
+        runs.append(json.loads((tmp_path / lr / "metrics.json").read_text()))
+    assert runs[0]["reused"] == [] and runs[1]["reused"] == ["frozen activations"]
+    assert "Reused from the cache: frozen activations." in capsys.readouterr().out
+    assert main(["cache"]) == 0 and str(tmp_path / "cache") in capsys.readouterr().out
+    assert main(["cache", "--clear"]) == 0 and " 0 MB" in capsys.readouterr().out
+    default_cache.cache_clear()
