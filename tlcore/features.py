@@ -104,17 +104,21 @@ def compute_activations(model: TransferModel, pixels: torch.Tensor | DiskTensor,
     model.eval()
     dtype = autocast_dtype(device)
     batch_size = inference_batch_size(device)
-    chunks = []
+    out = torch.empty(0)
     for start in range(0, len(pixels), batch_size):
         batch = normalize(to_device(take(pixels, slice(start, start + batch_size)), device), prep)
         if flip:
             batch = batch.flip(-1)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            chunks.append(model.backbone.run(batch, 0, stop).float().cpu())
+            result = model.backbone.run(batch, 0, stop).float().cpu()
+        if start == 0:  # filled in place: no list of batches to join (that would need twice the memory)
+            out = torch.empty((len(pixels), *result.shape[1:]), dtype=result.dtype)
+        out[start:start + len(result)] = result
         if progress:
             progress(min(start + batch_size, len(pixels)), len(pixels))
     model.train(was_training)
-    return torch.cat(chunks) if chunks else torch.empty(0)
+    return out
+
 
 
 def fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
