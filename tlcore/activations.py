@@ -82,10 +82,6 @@ def num_rows(acts: Activations) -> int:
     return len(acts[0]) if isinstance(acts, tuple) else len(acts)
 
 
-def nbytes(acts: Activations) -> int:
-    return sum(t.nbytes for t in acts) if isinstance(acts, tuple) else acts.nbytes
-
-
 def concat(chunks: list[Activations]) -> Activations:
     """Join batches along rows; text batches are padded to the longest sequence first."""
     if not chunks:
