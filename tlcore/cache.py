@@ -154,8 +154,10 @@ class TensorCache:
     def _storable(self, value: Activations) -> Activations:
         def store(t: torch.Tensor) -> torch.Tensor:
             t = t.detach().cpu()
-            if self.half_precision and t.dtype == torch.float32 and t.numel() and t.abs().max() < FLOAT16_MAX:
-                return t.half()
+            if self.half_precision and t.dtype == torch.float32 and t.numel():
+                low, high = torch.aminmax(t)  # no |t| copy: activations can be large
+                if max(-low, high) < FLOAT16_MAX:
+                    return t.half()
             return t
         return tuple(store(t) for t in value) if isinstance(value, tuple) else store(value)
 

@@ -16,7 +16,7 @@ from .data import ImageDataset, LabelledDataset, stratified_split
 from .device import autocast_dtype, describe_device, resolve_device
 from .errors import ConfigError, DataError
 from .cache import RunCache, TensorCache, default_cache
-from .features import augment as augment_batch, compute_activations, fingerprint, load_pixels, normalize
+from .features import augment as augment_batch, compute_activations, load_pixels, normalize
 from .freezing import apply_freeze
 from .heads import HEADS, SKLEARN_HEADS, fit_sklearn_head
 from .metrics import EvalReport, evaluate
@@ -110,18 +110,11 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
     boundary = apply_freeze(model, config.trainable_blocks)
     model.to(device)
     timings = {"load_backbone": time.perf_counter() - started, "decode": 0.0}
-    data_keys: dict[int, str] = {}
-
-    def data_key(s: ImageDataset) -> str:
-        if id(s) not in data_keys:
-            data_keys[id(s)] = fingerprint(_files(s))
-        return data_keys[id(s)]
-
     def pixels(s: ImageDataset):
         """Decoded once per dataset and input size (uint8; on disk beyond the memory budget)."""
         t = time.perf_counter()
         value = run_cache.fetch_rows(
-            ("pixels", data_key(s), prep.input_size, prep.resize_size), (len(s), 3, prep.input_size, prep.input_size),
+            ("pixels", s.content_hash, prep.input_size, prep.resize_size), (len(s), 3, prep.input_size, prep.input_size),
             torch.uint8, lambda out: load_pixels(_files(s), prep, out=out, progress=_emit(callbacks, "Reading images")),
             "decoded images")
         timings["decode"] += time.perf_counter() - t
@@ -130,7 +123,7 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
     def activations(s: ImageDataset, flip: bool = False):
         """The frozen blocks' output, once per dataset, weights, input size and boundary."""
         return run_cache.fetch(
-            ("activations", data_key(s), config.backbone, info.weights_id, prep.input_size, boundary, flip,
+            ("activations", s.content_hash, config.backbone, info.weights_id, prep.input_size, boundary, flip,
              str(autocast_dtype(device))),
             lambda: compute_activations(model, pixels(s), prep, boundary, device=device, flip=flip,
                                         progress=_emit(callbacks, "Running the frozen backbone")),

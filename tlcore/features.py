@@ -1,7 +1,6 @@
 """Images -> decoded pixels -> activations at the frozen boundary (the engine caches both)."""
 from __future__ import annotations
 
-import hashlib
 import math
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
@@ -118,12 +117,3 @@ def compute_activations(model: TransferModel, pixels: torch.Tensor | DiskTensor,
             progress(min(start + batch_size, len(pixels)), len(pixels))
     model.train(was_training)
     return out
-
-
-
-def fingerprint(files: Sequence[tuple[str, bytes]]) -> str:
-    """Content hash of a list of files, in order: the data part of a cache key."""
-    digest = hashlib.sha1()
-    for _, data in files:
-        digest.update(hashlib.sha1(data).digest())
-    return digest.hexdigest()

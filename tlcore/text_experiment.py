@@ -19,7 +19,7 @@ from .cache import RunCache, TensorCache, default_cache
 from .heads import SKLEARN_HEADS
 from .freezing import apply_freeze
 from .model import TransferModel, features_only
-from .text_features import compute_text_activations, text_fingerprint
+from .text_features import compute_text_activations
 from .training import BatchSource, Callback, cached_views
 
 
@@ -54,15 +54,16 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         timings = {"load_backbone": time.perf_counter() - started}
         t = time.perf_counter()
         backbone = model.backbone
-        def tokens(texts: list[str]):
-            """(ids, mask, truncated) once per text set and backbone."""
-            key = ("tokens", text_fingerprint(texts), config.backbone, info.weights_id)
-            return run_cache.fetch(key, lambda: backbone.tokenize(texts), "token ids")
 
-        def activations(texts: list[str]):
+        def tokens(s: TextDataset):
+            """(ids, mask, truncated) once per text set and backbone."""
+            key = ("tokens", s.content_hash, config.backbone, info.weights_id)
+            return run_cache.fetch(key, lambda: backbone.tokenize(s.texts), "token ids")
+
+        def activations(s: TextDataset):
             """The frozen layers' output for a whole set, once per boundary."""
-            ids, mask, _ = tokens(texts)
-            key = ("activations", text_fingerprint(texts), config.backbone, info.weights_id, boundary,
+            ids, mask, _ = tokens(s)
+            key = ("activations", s.content_hash, config.backbone, info.weights_id, boundary,
                    str(autocast_dtype(device)))
             return run_cache.fetch(key, lambda: compute_text_activations(
                 backbone, ids, mask, boundary, device=device, progress=_emit(callbacks, "Running the frozen layers")),
@@ -70,18 +71,18 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
 
         train_acts = None
         if reuse_frozen:
-            val_acts = take(activations(val_set.texts), val_rows)
-            train_all = activations(train_set.texts)
+            val_acts = take(activations(val_set), val_rows)
+            train_all = activations(train_set)
             train_batches = cached_views([train_all], train_rows)
             if config.head in SKLEARN_HEADS:
                 train_acts = take(train_all, train_rows)
         else:
-            ids, mask, _ = tokens(val_set.texts)
+            ids, mask, _ = tokens(val_set)
             val_acts = compute_text_activations(backbone, ids[val_rows], mask[val_rows], boundary, device=device)
-            train_batches = _recomputed_batches(backbone, tokens(train_set.texts), train_rows, boundary, device)
-        truncated = int(load(tokens(train_set.texts)[2]).sum())
+            train_batches = _recomputed_batches(backbone, tokens(train_set), train_rows, boundary, device)
+        truncated = int(load(tokens(train_set)[2]).sum())
         if val_set is not train_set:
-            truncated += int(load(tokens(val_set.texts)[2]).sum())
+            truncated += int(load(tokens(val_set)[2]).sum())
         extra.update(truncated_texts=truncated, max_tokens=backbone.max_length, reused=sorted(run_cache.reused))
     timings["features"] = time.perf_counter() - t
 
@@ -102,7 +103,8 @@ def _recomputed_batches(backbone: TextBackbone, tokens, rows: torch.Tensor, boun
     ids, mask, _ = tokens
 
     def batch(index: torch.Tensor, generator: torch.Generator):
-        x = to_device((ids[rows[index]], mask[rows[index]]), device)
+        chosen = rows[index]
+        x = to_device((ids[chosen], mask[chosen]), device)
         with torch.no_grad():
             return backbone.run(x, 0, boundary)
 

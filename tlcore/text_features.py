@@ -2,7 +2,6 @@
 together, as sentence-transformers' encode does) and cached."""
 from __future__ import annotations
 
-import hashlib
 from typing import Callable
 
 import torch
@@ -12,14 +11,6 @@ from .backbones.sentence_transformers import TextBackbone
 from .device import autocast_dtype, inference_batch_size
 
 ProgressFn = Callable[[int, int], None]
-
-
-def text_fingerprint(texts: list[str]) -> str:
-    """Content hash of a list of texts, in order: the data part of a cache key."""
-    digest = hashlib.sha1()
-    for text in texts:
-        digest.update(hashlib.sha1(text.encode("utf-8")).digest())
-    return digest.hexdigest()
 
 
 @torch.inference_mode()

@@ -1,7 +1,10 @@
 """Validated image datasets: decode every file once, report what was skipped, split by class."""
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections import Counter
+from typing import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -70,6 +73,17 @@ class LabelledDataset:
     def __len__(self) -> int:
         return len(self.examples)
 
+    @functools.cached_property
+    def content_hash(self) -> str:
+        """A hash of every example's content, in order (not names): the data part of cache keys."""
+        digest = hashlib.sha1()
+        for content in self._contents():
+            digest.update(hashlib.sha1(content).digest())
+        return digest.hexdigest()
+
+    def _contents(self) -> Iterator[bytes]:
+        raise NotImplementedError
+
     def require_trainable(self) -> "LabelledDataset":
         problems = self.report.problems()
         if problems:
@@ -79,6 +93,9 @@ class LabelledDataset:
 
 class ImageDataset(LabelledDataset):
     """Decodable images (ImageExample) and their report."""
+
+    def _contents(self) -> Iterator[bytes]:
+        return (e.data for e in self.examples)
 
 
 def _check(record: Record) -> ImageExample | Skipped:

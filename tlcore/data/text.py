@@ -6,6 +6,7 @@ import io
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Iterator
 
 import pandas as pd
 
@@ -31,6 +32,9 @@ class TextDataset(LabelledDataset):
     @property
     def texts(self) -> list[str]:
         return [e.text for e in self.examples]
+
+    def _contents(self) -> Iterator[bytes]:
+        return (e.text.encode("utf-8") for e in self.examples)
 
 
 @dataclass
