@@ -16,7 +16,6 @@ class DiskTensor:
     def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, rows: np.ndarray | None = None):
         self.path, self.rows = path, rows
         self._shape, self._numpy_dtype = shape, dtype
-        self.dtype = torch.from_numpy(np.empty(0, dtype)).dtype
 
     @classmethod
     def open(cls, path: Path) -> "DiskTensor":
