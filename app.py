@@ -1,7 +1,7 @@
 """Landing page: what transfer learning is, pick a task, one-click sample data."""
 import streamlit as st
 
-from tlcore.ui import workspace
+from tlcore.ui import plain, workspace
 
 st.set_page_config(page_title="Transfer Learning Studio", page_icon=":material/school:", layout="wide")
 ws = workspace()
@@ -49,5 +49,5 @@ st.markdown(
     "and save the model."
 )
 if ws.dataset is not None:
-    st.success(f"Data loaded: {ws.data_label} ({len(ws.dataset)} {ws.dataset.report.unit}s, "
+    st.success(f"Data loaded: {plain(ws.data_label)} ({len(ws.dataset)} {ws.dataset.report.unit}s, "
                f"{len(ws.dataset.classes)} classes).")

@@ -7,7 +7,7 @@ import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
 from tlcore.data import build_text_dataset, guess_columns, table_from_pasted, text_sample
-from tlcore.ui import cached_table, show_error, workspace
+from tlcore.ui import cached_table, plain, show_error, workspace
 
 st.set_page_config(page_title="Data", page_icon=":material/upload:", layout="wide")
 ws = workspace()
@@ -135,7 +135,7 @@ def load_table(uploaded) -> None:
     st.dataframe(table.frame.head(5), hide_index=True)
     columns = list(table.frame.columns)
     if len(columns) < 2:
-        st.error(f"{uploaded.name} has {len(columns)} column; two are needed, one with the texts and one with "
+        st.error(f"{plain(uploaded.name)} has {len(columns)} column; two are needed, one with the texts and one with "
                  "the labels. Add a label column and upload it again.", icon=":material/error:")
         return
     guessed_text, guessed_label = guess_columns(table.frame)
@@ -194,12 +194,12 @@ if ws.dataset is None:
 dataset = ws.dataset
 report = dataset.report
 unit = report.unit
-st.header(f"Check your data: {ws.data_label}")
+st.header(f"Check your data: {plain(ws.data_label)}")
 problems = report.problems()
 for problem in problems:
-    st.error(problem, icon=":material/error:")
+    st.error(plain(problem), icon=":material/error:")
 for note in report.notes:
-    st.warning(note, icon=":material/translate:")
+    st.warning(plain(note), icon=":material/translate:")
 c1, c2, c3 = st.columns(3)
 c1.metric(f"{unit.capitalize()}s", len(dataset))
 c2.metric("Classes", len(dataset.classes))
@@ -213,7 +213,7 @@ else:
 
 for label in dataset.classes:
     examples = [e for e in dataset.examples if e.label == label]
-    st.markdown(f"**{label}**: {len(examples)} {unit}s")
+    st.markdown(f"**{plain(label)}**: {len(examples)} {unit}s")
     if text_task:
         st.dataframe(pd.DataFrame({"example": [e.text for e in examples[:3]]}), hide_index=True,
                      column_config={"example": st.column_config.TextColumn(max_chars=200, width="large")})

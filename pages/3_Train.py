@@ -6,7 +6,7 @@ from tlcore import jobs
 from tlcore.heads import HEADS
 from tlcore.tasks import train_classifier
 from tlcore.plots import history_figure
-from tlcore.ui import backbone_title, need_data, show_error, workspace
+from tlcore.ui import backbone_title, need_data, plain, show_error, workspace
 
 st.set_page_config(page_title="Train", page_icon=":material/model_training:", layout="wide")
 ws = workspace()
@@ -15,7 +15,7 @@ if need_data(ws):
     st.stop()
 
 cfg = ws.config
-st.markdown(f"**Data:** {ws.data_label} · **Backbone:** {backbone_title(cfg.backbone)} · "
+st.markdown(f"**Data:** {plain(ws.data_label)} · **Backbone:** {backbone_title(cfg.backbone)} · "
             f"**Trainable blocks:** {cfg.trainable_blocks} · **Head:** {HEADS[cfg.head]} · "
             f"**Device:** {describe_device(resolve_device('auto'))}")
 
@@ -36,7 +36,7 @@ with st.form("train_settings"):
                                   disabled=bool(ws.dataset.report.problems()))
 
 if ws.dataset.report.problems():
-    st.error("Fix the data first: " + " ".join(ws.dataset.report.problems()))
+    st.error("Fix the data first: " + plain(" ".join(ws.dataset.report.problems())))
 
 running = ws.job is not None and not ws.job.snapshot().finished
 if start and running:
@@ -97,7 +97,7 @@ def progress_panel() -> None:
     elif snap.status == jobs.CANCELLED:
         st.warning("Training was cancelled. Change the settings and press Train to start again.")
     else:
-        st.error(snap.error or "Training failed.", icon=":material/error:")
+        st.error(plain(snap.error or "Training failed."), icon=":material/error:")
     if snap.history:
         st.plotly_chart(history_figure(snap.history), key=f"history_{snap.job_id}")
 

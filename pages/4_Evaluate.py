@@ -3,9 +3,10 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import predictions_frame
+from tlcore.exports import csv_text
 from tlcore.persistence import runs_dir, save_run, zip_run
 from tlcore.plots import confusion_figure, roc_figure
-from tlcore.ui import image_data_uri, need_result, workspace
+from tlcore.ui import image_data_uri, need_result, plain, workspace
 
 st.set_page_config(page_title="Evaluate", page_icon=":material/insights:", layout="wide")
 ws = workspace()
@@ -54,11 +55,12 @@ if text_task:
     rows = selection.selection.rows if selection else []
     if rows:
         picked = shown.iloc[rows[0]]
-        st.markdown(f"**{picked['row']}**: true class **{picked['true']}**, predicted **{picked['predicted']}**")
+        st.markdown(f"**{picked['row']}**: true class **{plain(picked['true'])}**, "
+                    f"predicted **{plain(picked['predicted'])}**")
         st.text(picked["text"])
     else:
         st.caption("Select a row to read its full text.")
-st.download_button("Download predictions (CSV)", frame.to_csv(index=False),
+st.download_button("Download predictions (CSV)", csv_text(frame),
                    "predictions.csv", "text/csv", icon=":material/download:")
 
 st.subheader("Save this model")
@@ -67,7 +69,7 @@ if st.button("Save", icon=":material/save:"):
     path = save_run(result, runs_dir() / name)
     st.session_state["eval_saved"] = str(path)
 if st.session_state.get("eval_saved"):
-    st.success(f"Saved to {st.session_state['eval_saved']}. Load it on the Predict page any time.")
+    st.success(f"Saved to {plain(st.session_state['eval_saved'])}. Load it on the Predict page any time.")
     st.download_button("Download the saved run (zip)", zip_run(st.session_state["eval_saved"]),
                        f"{name}.zip", "application/zip", icon=":material/download:")
 st.page_link("pages/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")

@@ -6,8 +6,9 @@ import streamlit as st
 from tlcore import TLCoreError, load_run
 from tlcore.data import texts_from_upload
 from tlcore.data.images import decode_image, make_thumbnail
+from tlcore.exports import csv_text
 from tlcore.persistence import list_runs
-from tlcore.ui import image_data_uri, show_error, workspace
+from tlcore.ui import image_data_uri, plain, show_error, workspace
 
 st.set_page_config(page_title="Predict", page_icon=":material/online_prediction:", layout="wide")
 ws = workspace()
@@ -32,11 +33,11 @@ try:
 except TLCoreError as exc:
     show_error(exc)
     st.stop()
-st.caption(f"Classes: {', '.join(classifier.classes)} · backbone {classifier.backbone}")
+st.caption(f"Classes: {plain(', '.join(classifier.classes))} · backbone {classifier.backbone}")
 
 
 def download(table) -> None:
-    st.download_button("Download predictions (CSV)", table.to_csv(index=False), "predictions.csv", "text/csv",
+    st.download_button("Download predictions (CSV)", csv_text(table), "predictions.csv", "text/csv",
                        icon=":material/download:")
 
 

@@ -15,6 +15,7 @@ from .data.text import TABLE_SUFFIXES
 from .heads import HEADS
 from .data.images import IMAGE_SUFFIXES
 from .errors import DataError, TLCoreError
+from .exports import csv_text
 from .training import Callback, EpochLog, Trainer
 
 
@@ -148,7 +149,7 @@ def cmd_predict(args) -> int:
     classifier = load_run(args.run_dir)
     inputs = _expand_texts(args.inputs) if classifier.task == "text" else _expand_inputs(args.inputs)
     table = classifier.predict_table(inputs)
-    table.to_csv(args.out, index=False)
+    Path(args.out).write_text(csv_text(table), encoding="utf-8")
     failed = table["predicted"].isna().sum() if "problem" in table else 0
     print(f"Wrote {len(table)} predictions to {args.out}" + (f" ({failed} unreadable, see 'problem')" if failed else ""))
     return 0

@@ -21,9 +21,12 @@ ProgressFn = Callable[[int, int], None]
 
 
 def _resize_crop(image: Image.Image, prep: Preprocessing) -> np.ndarray:
-    """Shorter side to resize_size, then the centre input_size square, as uint8 HWC."""
+    """Shorter side to resize_size, then the centre input_size square, as uint8 HWC. The longer side is
+    capped at four times resize_size, so a 20,000x1 strip is squeezed, not blown up to millions of pixels."""
     scale = prep.resize_size / min(image.size)
-    size = (max(prep.input_size, round(image.width * scale)), max(prep.input_size, round(image.height * scale)))
+    longest = 4 * prep.resize_size
+    size = (min(longest, max(prep.input_size, round(image.width * scale))),
+            min(longest, max(prep.input_size, round(image.height * scale))))
     image = image.resize(size, Image.BILINEAR, reducing_gap=3.0)
     left, top = (size[0] - prep.input_size) // 2, (size[1] - prep.input_size) // 2
     return np.array(image.crop((left, top, left + prep.input_size, top + prep.input_size)))

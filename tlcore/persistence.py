@@ -20,6 +20,7 @@ from .backbones.classic_text import featurizer_from_state
 from .classifier import ImageClassifier, TextClassifier
 from .errors import RunLoadError, TLCoreError
 from .experiment import TrainResult
+from .exports import csv_text
 from .freezing import apply_freeze
 from .heads import head_for_state
 from .model import TransferModel, features_only
@@ -85,7 +86,7 @@ def save_run(result: TrainResult, run_dir: str | Path) -> Path:
         (staging / "config.json").write_text(json.dumps(config, indent=2))
         (staging / "metrics.json").write_text(json.dumps(result.metrics_dict(), indent=2))
         (staging / "history.json").write_text(json.dumps([h.to_dict() for h in result.history], indent=2))
-        predictions_frame(result).to_csv(staging / "predictions.csv", index=False)
+        (staging / "predictions.csv").write_text(csv_text(predictions_frame(result)), encoding="utf-8")
         if run_dir.exists():
             old = run_dir.with_name(f".{run_dir.name}.old")
             shutil.rmtree(old, ignore_errors=True)

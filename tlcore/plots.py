@@ -1,11 +1,18 @@
 """Plotly figures from reports and histories; they only draw what was computed elsewhere."""
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .metrics import EvalReport
 from .training import EpochLog
+
+
+def _text(label: str) -> str:
+    """A class name as plain text: plotly renders a few HTML tags in labels, so escape them."""
+    return html.escape(str(label))
 
 
 def roc_figure(report: EvalReport) -> go.Figure:
@@ -14,9 +21,9 @@ def roc_figure(report: EvalReport) -> go.Figure:
     for curve in report.roc_curves:
         if curve.auc is None:
             continue
-        name = f"{curve.label} (AUC {curve.auc:.3f})"
+        name = f"{_text(curve.label)} (AUC {curve.auc:.3f})"
         if len(report.classes) == 2:
-            name = f"positive class '{curve.label}' (AUC {curve.auc:.3f})"
+            name = f"positive class '{_text(curve.label)}' (AUC {curve.auc:.3f})"
         fig.add_trace(go.Scatter(x=curve.fpr, y=curve.tpr, mode="lines", name=name))
     fig.update_layout(title="ROC curve" + ("s (one class against the rest)" if len(report.classes) > 2 else ""),
                       xaxis_title="False positive rate", yaxis_title="True positive rate",
@@ -25,8 +32,9 @@ def roc_figure(report: EvalReport) -> go.Figure:
 
 
 def confusion_figure(report: EvalReport) -> go.Figure:
+    classes = [_text(c) for c in report.classes]
     fig = go.Figure(go.Heatmap(
-        z=report.confusion_matrix, x=report.classes, y=report.classes, colorscale="Blues",
+        z=report.confusion_matrix, x=classes, y=classes, colorscale="Blues",
         text=report.confusion_matrix, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
     ))
     fig.update_layout(title="Confusion matrix", xaxis_title="Predicted class", yaxis_title="True class",

@@ -1,5 +1,5 @@
-"""Engine settings a person may change: where the caches live, how much memory and disk they use,
-and whether to compute in mixed precision.
+"""Settings a person may change: where the caches live and how much memory and disk they use, whether
+to compute in mixed precision, the limits on what users may upload, and how training jobs share the machine.
 
 Each value comes from an environment variable if set, else from a TOML settings file, else the
 default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the current folder:
@@ -12,6 +12,12 @@ default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the c
 
     [engine]
     mixed_precision = true       # bfloat16 on GPUs and on CPUs with bf16 in hardware
+
+    [limits]                     # see Limits below; the repository's tlcore.toml lists them all
+
+    [jobs]
+    max_running = 1              # training jobs on the device at once; the others wait in a queue
+    abandoned_minutes = 60       # a job nobody has looked at for this long is stopped and forgotten
 """
 from __future__ import annotations
 
@@ -53,14 +59,14 @@ def _flag(env: str, table: dict, key: str, default: bool) -> bool:
     return str(os.environ.get(env, table.get(key, default))).lower() not in ("0", "false", "no", "off")
 
 
-def _number(env: str, table: dict, key: str, default: float) -> float:
+def _number(env: str, table: dict, key: str, default: float, minimum: float = 0) -> float:
     raw = os.environ.get(env, table.get(key, default))
     try:
         value = float(raw)
     except (TypeError, ValueError):
-        raise ConfigError(f"The setting {key} ({env}) must be a number of gigabytes, not '{raw}'.") from None
-    if value < 0:
-        raise ConfigError(f"The setting {key} ({env}) must be 0 or more.")
+        raise ConfigError(f"The setting {key} ({env}) must be a number, not '{raw}'.") from None
+    if value < minimum:
+        raise ConfigError(f"The setting {key} ({env}) must be {minimum:g} or more, not {value:g}.")
     return value
 
 
@@ -83,3 +89,46 @@ class EngineSettings:
 def engine_settings() -> EngineSettings:
     table = _settings_file().get("engine", {})
     return EngineSettings(mixed_precision=_flag("TLCORE_MIXED_PRECISION", table, "mixed_precision", True))
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one user may bring in; classroom defaults. Each is `[limits] name` in the settings file, or
+    the environment variable TLCORE_<NAME> (e.g. TLCORE_MAX_IMAGES)."""
+
+    max_files: int = 5_000           # files in one zip or one upload
+    max_file_mb: float = 50          # one file, unpacked
+    max_total_mb: float = 1_024      # one zip, unpacked (counted as it unpacks: declared sizes can lie)
+    max_megapixels: float = 60       # one image (bigger ones are refused; all are scaled down to the input)
+    max_images: int = 10_000         # readable images in one dataset
+    max_text_rows: int = 100_000     # rows in one table
+    max_text_chars: int = 100_000    # one text; longer ones are cut (backbones read a few hundred words)
+    max_classes: int = 200           # distinct labels
+
+    def says(self, name: str) -> str:
+        """A limit as a message states it: its value and the setting that changes it."""
+        value = getattr(self, name)
+        return f"the limit is {value:,g}{' MB' if name.endswith('_mb') else ''} (setting {name} in tlcore.toml)"
+
+
+def limits() -> Limits:
+    table = _settings_file().get("limits", {})
+    values = {}
+    for name, spec in Limits.__dataclass_fields__.items():
+        value = _number(f"TLCORE_{name.upper()}", table, name, spec.default, minimum=1)
+        values[name] = int(value) if spec.type == "int" else value
+    return Limits(**values)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    max_running: int
+    abandoned_s: float
+
+
+def job_settings() -> JobSettings:
+    table = _settings_file().get("jobs", {})
+    return JobSettings(
+        max_running=int(_number("TLCORE_MAX_RUNNING_JOBS", table, "max_running", 1, minimum=1)),
+        abandoned_s=60 * _number("TLCORE_ABANDONED_MINUTES", table, "abandoned_minutes", 60, minimum=1),
+    )

@@ -79,8 +79,17 @@ def workspace() -> Workspace:
     return st.session_state[KEY]
 
 
+MARKDOWN_SPECIALS = set("\\`*_[]<>$:~&|#")  # what can render inline (list and heading marks need a line start)
+
+
+def plain(text: object) -> str:
+    """User-made text (a class name, a file name, a message quoting them) escaped for st.markdown and
+    its kin, so `<script>`, `**`, `:red[...]`, `$x$` or a link show as typed and never render."""
+    return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
+
+
 def show_error(exc: TLCoreError) -> None:
-    st.error(exc.user_message, icon=":material/error:")
+    st.error(plain(exc.user_message), icon=":material/error:")
 
 
 @st.cache_resource(show_spinner=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections import Counter
 from typing import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,11 +13,21 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError, ImageReadError
+from ..settings import Limits, limits
 from .images import IMAGE_SUFFIXES, decode_image, make_thumbnail
 from .sources import Record, Skipped
 
 MIN_CLASSES = 2
 MIN_PER_CLASS = 2
+NUMBER = re.compile(r"-?\d{1,15}(\.\d+)?")
+LISTED_CLASSES = 5  # problems name at most this many small classes, then count the rest
+
+
+def sort_classes(labels) -> list[str]:
+    """Class names in the order people expect: numbers by value (2 before 10), then the rest by name."""
+    def key(label: str):
+        return (0, float(label), label) if NUMBER.fullmatch(label) else (1, 0.0, label)
+    return sorted(labels, key=key)
 
 
 @dataclass
@@ -45,11 +56,22 @@ class ValidationReport:
         if len(self.class_counts) < MIN_CLASSES:
             found = ", ".join(self.class_counts) or "none"
             return [f"Found {len(self.class_counts)} class ({found}); at least {MIN_CLASSES} are needed. {add_class}"]
+        limit = limits()
+        if len(self.class_counts) > limit.max_classes:
+            where = "folders" if self.unit == "image" else "labels"
+            return [f"Found {len(self.class_counts):,} classes for {sum(self.class_counts.values()):,} {self.unit}s; "
+                    f"{limit.says('max_classes')}. Check that the {where} are the classes you mean "
+                    f"(is the label column the right one?)."]
+        small = [label for label, count in self.class_counts.items() if count < MIN_PER_CLASS]
+        if len(small) > LISTED_CLASSES:
+            named = ", ".join(f"'{label}'" for label in small[:LISTED_CLASSES])
+            return [f"{len(small):,} classes have fewer than {MIN_PER_CLASS} {self.unit}s ({named} and "
+                    f"{len(small) - LISTED_CLASSES:,} more); each class needs at least {MIN_PER_CLASS}. "
+                    f"Add {self.unit}s to them or remove them."]
         return [
-            f"Class '{label}' has {count} {self.unit}; each class needs at least {MIN_PER_CLASS}. "
+            f"Class '{label}' has {self.class_counts[label]} {self.unit}; each class needs at least {MIN_PER_CLASS}. "
             f"Add more {self.unit}s to it."
-            for label, count in self.class_counts.items()
-            if count < MIN_PER_CLASS
+            for label in small
         ]
 
 
@@ -98,23 +120,29 @@ class ImageDataset(LabelledDataset):
         return (e.data for e in self.examples)
 
 
-def _check(record: Record) -> ImageExample | Skipped:
+def _check(record: Record, max_megapixels: float) -> ImageExample | Skipped:
     try:
-        image = decode_image(record.data, record.name, draft_size=128)
+        image = decode_image(record.data, record.name, draft_size=128, max_megapixels=max_megapixels)
     except ImageReadError as exc:
         hint = "" if record.name.lower().endswith(IMAGE_SUFFIXES) else " (not an image file)"
         return Skipped(record.name, exc.user_message + hint)
     return ImageExample(record.name, record.label, record.data, make_thumbnail(image))
 
 
-def build_dataset(records: list[Record], skipped: list[Skipped] = (), *, workers: int = 4) -> ImageDataset:
-    """Decode every record (in parallel) and keep the readable ones; never raises for bad files."""
+def build_dataset(records: list[Record], skipped: list[Skipped] = (), *, workers: int = 4,
+                  limit: Limits | None = None) -> ImageDataset:
+    """Decode every record (in parallel) and keep the readable ones; never raises for bad files, only
+    for more images than the max_images setting."""
+    limit = limit or limits()
+    if len(records) > limit.max_images:
+        raise DataError(f"There are {len(records):,} images; {limit.says('max_images')}. "
+                        "Use fewer images per class.")
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        checked = list(pool.map(_check, records))
+        checked = list(pool.map(lambda r: _check(r, limit.max_megapixels), records))
     examples = [c for c in checked if isinstance(c, ImageExample)]
     skipped = list(skipped) + [c for c in checked if isinstance(c, Skipped)]
     counts = Counter(e.label for e in examples)
-    classes = sorted(counts)
+    classes = sort_classes(counts)
     report = ValidationReport({c: counts[c] for c in classes}, skipped)
     return ImageDataset(examples, classes, report)
 

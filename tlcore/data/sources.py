@@ -2,16 +2,19 @@
 from __future__ import annotations
 
 import io
+import re
+import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import DataError
+from ..settings import Limits, limits
 
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
-MAX_ENTRIES = 20_000
-MAX_ENTRY_BYTES = 50 * 1024 * 1024
-MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
+MB = 1024 * 1024
+DRIVE = re.compile(r"^[A-Za-z]:")
 
 
 @dataclass(frozen=True)
@@ -51,35 +54,65 @@ def _group_by_class(entries: list[tuple[tuple[str, ...], bytes]]):
     return records, skipped
 
 
-def read_zip(source: bytes | str | Path) -> tuple[list[Record], list[Skipped]]:
-    """Read a zip of class folders entirely in memory; nothing is written to disk."""
+def _unsafe_path(filename: str, parts: tuple[str, ...]) -> bool:
+    """Zip slip: absolute paths, drive letters and '..' could point outside any folder."""
+    return filename.startswith(("/", "\\")) or bool(DRIVE.match(filename)) or ".." in parts
+
+
+def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a link, not a file; ignored."
+    if info.flag_bits & 0x1:
+        return "protected by a password; zip it again without one."
+    return None
+
+
+def _read_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int) -> bytes | None:
+    """The entry's bytes, reading at most max_bytes + 1 of them (declared sizes can lie); None if damaged."""
+    try:
+        with archive.open(info) as handle:
+            return handle.read(max_bytes + 1)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError, ValueError):
+        return None
+
+
+def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[list[Record], list[Skipped]]:
+    """Read a zip of class folders entirely in memory (nothing is written to disk), within the limits."""
+    limit = limit or limits()
     raw = source if isinstance(source, bytes) else Path(source).read_bytes()
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
-    except zipfile.BadZipFile:
+        infos = [i for i in archive.infolist() if not i.is_dir()]
+    except Exception:  # any malformed header: arbitrary bytes must end here, not in a traceback
         raise DataError("This file is not a valid .zip archive. Zip your class folders again and upload the .zip.") from None
-    infos = [i for i in archive.infolist() if not i.is_dir()]
-    if len(infos) > MAX_ENTRIES:
-        raise DataError(f"The zip holds {len(infos)} files; the limit is {MAX_ENTRIES}. Split it into smaller zips.")
-    entries, skipped, total = [], [], 0
+    if len(infos) > limit.max_files:
+        raise DataError(f"The zip holds {len(infos):,} files; {limit.says('max_files')}. Split it into smaller zips.")
+    max_entry, max_total = int(limit.max_file_mb * MB), int(limit.max_total_mb * MB)
+    entries, skipped, total, junk = [], [], 0, 0
     for info in infos:
         parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "."))
         if not parts or _is_junk(parts):
+            junk += 1
             continue
-        if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
-            skipped.append(Skipped(info.filename, "unsafe path inside the zip (absolute or '..'); ignored."))
-            continue
-        with archive.open(info) as handle:
-            data = handle.read(MAX_ENTRY_BYTES + 1)
-        if len(data) > MAX_ENTRY_BYTES:
-            skipped.append(Skipped(info.filename, f"larger than {MAX_ENTRY_BYTES // 2**20} MB."))
+        problem = "unsafe path inside the zip (absolute, a drive or '..'); ignored." \
+            if _unsafe_path(info.filename, parts) else _entry_problem(info)
+        data = None if problem else _read_entry(archive, info, max_entry)
+        if not problem and data is None:
+            problem = "damaged inside the zip; zip it again."
+        elif data is not None and len(data) > max_entry:
+            problem = f"larger than {limit.max_file_mb:g} MB; {limit.says('max_file_mb')}."
+        if problem:
+            skipped.append(Skipped(info.filename, problem))
             continue
         total += len(data)
-        if total > MAX_TOTAL_BYTES:
-            raise DataError(f"The zip unpacks to more than {MAX_TOTAL_BYTES // 2**30} GB. Use fewer or smaller images.")
+        if total > max_total:
+            raise DataError(f"The zip unpacks to more than {limit.max_total_mb:,g} MB; {limit.says('max_total_mb')}. "
+                            "Use fewer or smaller images.")
         entries.append((parts, data))
     if not entries and not skipped:
-        raise DataError("The zip is empty. Put one folder per class inside it, with the images in those folders.")
+        raise DataError("The zip has only system files (such as __MACOSX) and no images. Put one folder per class "
+                        "inside it, with the images in those folders." if junk else
+                        "The zip is empty. Put one folder per class inside it, with the images in those folders.")
     records, more_skipped = _group_by_class(entries)
     return records, skipped + more_skipped
 
@@ -107,11 +140,15 @@ def read_data_path(path: str | Path) -> tuple[list[Record], list[Skipped]]:
     return read_folder(path) if path.is_dir() else read_zip(path)
 
 
-def records_from_uploads(classes: dict[str, list[tuple[str, bytes]]]) -> list[Record]:
+def records_from_uploads(classes: dict[str, list[tuple[str, bytes]]], limit: Limits | None = None) -> list[Record]:
     """Images added per class in the page: {class name: [(file name, bytes), ...]}."""
-    return [
+    limit = limit or limits()
+    records = [
         Record(label.strip(), f"{label.strip()}/{name}", data)
         for label, files in classes.items()
         if label.strip()
         for name, data in files
     ]
+    if len(records) > limit.max_files:
+        raise DataError(f"{len(records):,} images were added; {limit.says('max_files')}. Use fewer images per class.")
+    return records

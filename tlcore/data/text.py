@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -11,7 +12,8 @@ from typing import Iterator
 import pandas as pd
 
 from ..errors import DataError
-from .dataset import LabelledDataset, ValidationReport
+from ..settings import limits
+from .dataset import LabelledDataset, ValidationReport, sort_classes
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".xlsx")
 TEXT_NAMES = ("text", "sentence", "review", "message", "content", "comment", "body", "tweet", "question", "document")
@@ -78,22 +80,33 @@ def read_table(data: bytes, name: str) -> Table:
         raise DataError(f"{name} is an old Excel file (.xls). Save it as .xlsx or CSV and upload it again.")
     if suffix not in TABLE_SUFFIXES:
         raise DataError(f"{name} is not a table. Upload a .csv, .tsv, .txt or .xlsx file.")
-    note = None
+    note, limit = None, limits()
     try:
         if suffix == ".xlsx":
-            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False)
+            frame = pd.read_excel(io.BytesIO(data), dtype=str, keep_default_na=False, nrows=limit.max_text_rows + 1)
         else:
             text, note = _decode(data, name)
             text = text.replace("\x00", "")
             frame = pd.read_csv(io.StringIO(text), sep=_separator(text, suffix), dtype=str,
-                                keep_default_na=False, skipinitialspace=True)
+                                keep_default_na=False, skipinitialspace=True, nrows=limit.max_text_rows + 1)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"{name} is empty. Put a header row (e.g. text,label) and one example per row.") from None
+    except pd.errors.ParserError as exc:
+        unclosed = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if unclosed:
+            raise DataError(f'{name} has a quote mark (") on line {int(unclosed.group(1)) + 1} that is never closed, '
+                            "so the rest of the file would be one cell. Close or remove that quote, or save the "
+                            "file again from your spreadsheet as CSV.") from None
+        raise DataError(f"{name} could not be read as a table ({exc}). Check that each row has the same "
+                        "columns, separated the same way.") from None
     except Exception as exc:
         raise DataError(f"{name} could not be read as a table ({exc}). Check that it is a CSV or Excel file "
                         "with one example per row.") from None
+    if len(frame) > limit.max_text_rows:
+        raise DataError(f"{name} has more than {limit.max_text_rows:,} rows; {limit.says('max_text_rows')}. "
+                        "Use fewer rows.")
     frame.columns = [str(c).strip() for c in frame.columns]
     return Table(frame.fillna(""), name, note)
 
@@ -126,6 +139,8 @@ def build_text_dataset(table: Table, text_column: str, label_column: str) -> Tex
                             f"Pick the column that holds the {role}s.")
     if text_column == label_column:
         raise DataError("The text column and the label column are the same. Pick two different columns.")
+    if frame.empty:
+        raise DataError(f"{table.name} has a header row but no rows under it. Add one example per row.")
     texts = frame[text_column].astype(str).str.strip()
     labels = frame[label_column].astype(str).str.strip()
     empty_text, empty_label = texts == "", labels == ""
@@ -134,13 +149,19 @@ def build_text_dataset(table: Table, text_column: str, label_column: str) -> Tex
     if not keep.any():
         raise DataError(f"{table.name} has no row with both a text in '{text_column}' and a label in "
                         f"'{label_column}'. Check the columns you picked, or fill in the empty cells.")
-    examples = [TextExample(f"row {i + 2}", label, text)  # row 1 is the header, as a spreadsheet counts
+    max_chars = limits().max_text_chars
+    examples = [TextExample(f"row {i + 2}", label, text[:max_chars])  # row 1 is the header, as a spreadsheet counts
                 for i, text, label in zip(range(len(frame)), texts, labels) if text and label]
     counts = Counter(e.label for e in examples)
-    classes = sorted(counts)
+    classes = sort_classes(counts)
+    notes = [table.encoding_note] if table.encoding_note else []
+    cut = int((texts[keep].str.len() > max_chars).sum())
+    if cut:
+        notes.append(f"{cut:,} {'text was' if cut == 1 else 'texts were'} longer than {max_chars:,} characters and "
+                     f"{'was' if cut == 1 else 'were'} cut there (setting max_text_chars in tlcore.toml); "
+                     "backbones read only the first few hundred words anyway.")
     report = ValidationReport({c: counts[c] for c in classes}, unit="text",
-                              dropped={k: v for k, v in dropped.items() if v},
-                              notes=[table.encoding_note] if table.encoding_note else [])
+                              dropped={k: v for k, v in dropped.items() if v}, notes=notes)
     return TextDataset(examples, classes, report)
 
 
