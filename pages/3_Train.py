@@ -72,8 +72,15 @@ def progress_panel() -> None:
     snap = job.snapshot()
     if polling and snap.finished:
         st.rerun()  # redraw the whole page once, which also stops the polling
+    for note in snap.notes:
+        st.info(note, icon=":material/memory:")
     if snap.status in (jobs.QUEUED, jobs.RUNNING):
-        if snap.phase == "Training":
+        if snap.queue_place is not None:
+            ahead = snap.queue_place - 1
+            st.info(f"Waiting for the device: place {snap.queue_place} in the queue "
+                    f"({'next to start' if not ahead else f'{ahead} waiting ahead of you'}). Other training on this "
+                    "machine finishes first; this page updates by itself.", icon=":material/hourglass_top:")
+        elif snap.phase == "Training":
             eta = f", about {snap.eta_s:.0f}s left" if snap.eta_s is not None else ""
             st.progress(snap.epoch / snap.epochs, text=f"Epoch {snap.epoch} of {snap.epochs}{eta}")
         else:

@@ -183,6 +183,8 @@ def fit_and_evaluate(classifier: ImageClassifier | TextClassifier, boundary: int
                       seed=config.seed, callbacks=all_callbacks)
         history = trainer.history
         best_epoch = stopper.best_epoch if stopper else len(history)
+        if trainer.batch_size < config.batch_size:
+            extra = {**(extra or {}), "batch_size_used": trainer.batch_size}
     timings["train"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -15,6 +15,7 @@ from .backbones import Preprocessing
 from .data.images import decode_image
 from .errors import ImageReadError
 from .device import autocast_dtype, inference_batch_size
+from .memory import in_shrinking_batches
 from .model import TransferModel
 
 ProgressFn = Callable[[int, int], None]
@@ -98,25 +99,28 @@ def augment(x: torch.Tensor, generator: torch.Generator, max_degrees: float = 10
 
 
 @torch.inference_mode()
-def compute_activations(model: TransferModel, pixels: torch.Tensor | DiskTensor, prep: Preprocessing, stop: int,
-                        *, device: torch.device, flip: bool = False,
+def compute_activations(model: TransferModel, pixels: torch.Tensor | DiskTensor, prep: Preprocessing,
+                        stop_stage: int, *, device: torch.device, flip: bool = False,
                         progress: ProgressFn | None = None) -> torch.Tensor:
-    """Run the frozen stages [0, stop) once over all images, in eval mode; results stay on the CPU."""
+    """Run the frozen stages [0, stop_stage) once over all images, in eval mode; results stay on the CPU."""
     was_training = model.training
     model.eval()
     dtype = autocast_dtype(device)
-    batch_size = inference_batch_size(device)
     out = torch.empty(0)
-    for start in range(0, len(pixels), batch_size):
-        batch = normalize(to_device(take(pixels, slice(start, start + batch_size)), device), prep)
+
+    def run(start: int, stop: int) -> None:
+        nonlocal out
+        batch = normalize(to_device(take(pixels, slice(start, stop)), device), prep)
         if flip:
             batch = batch.flip(-1)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            result = model.backbone.run(batch, 0, stop).float().cpu()
+            result = model.backbone.run(batch, 0, stop_stage).float().cpu()
         if start == 0:  # filled in place: no list of batches to join (that would need twice the memory)
             out = torch.empty((len(pixels), *result.shape[1:]), dtype=result.dtype)
-        out[start:start + len(result)] = result
+        out[start:stop] = result
         if progress:
-            progress(min(start + batch_size, len(pixels)), len(pixels))
+            progress(stop, len(pixels))
+
+    in_shrinking_batches(len(pixels), inference_batch_size(device), run, doing="running the frozen backbone")
     model.train(was_training)
     return out

@@ -9,6 +9,7 @@ import torch
 from .activations import Activations, DiskTensor, concat, load, take
 from .backbones.sentence_transformers import TextBackbone
 from .device import autocast_dtype, inference_batch_size
+from .memory import in_shrinking_batches
 
 ProgressFn = Callable[[int, int], None]
 
@@ -28,8 +29,9 @@ def compute_text_activations(backbone: TextBackbone, ids: torch.Tensor | DiskTen
     lengths = mask.sum(1)
     order = torch.argsort(lengths, descending=True, stable=True)
     chunks = []
-    for start in range(0, len(order), batch_size):
-        index = order[start:start + batch_size]
+
+    def run(start: int, end: int) -> None:
+        index = order[start:end]
         width = int(lengths[index].max())
         x = (ids[index, :width].to(device), mask[index, :width].to(device))
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
@@ -37,6 +39,8 @@ def compute_text_activations(backbone: TextBackbone, ids: torch.Tensor | DiskTen
         chunks.append(tuple(t.float().cpu() if t.is_floating_point() else t.cpu() for t in out)
                       if isinstance(out, tuple) else out.float().cpu())
         if progress:
-            progress(min(start + batch_size, len(order)), len(order))
+            progress(end, len(order))
+
+    in_shrinking_batches(len(order), batch_size, run, doing="running the frozen text model")
     backbone.train(was_training)
     return take(concat(chunks), torch.argsort(order))

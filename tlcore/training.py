@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from .activations import Activations, load, num_rows, take, to_device
 from .device import autocast_dtype
 from .freezing import set_train_mode
+from .memory import in_shrinking_batches
 from .model import TransferModel
 
 BACKBONE_LR_FACTOR = 0.1  # pretrained blocks learn ten times slower than the new head
@@ -39,6 +40,7 @@ class Callback:
     """Hooks with fixed names; override the ones you need."""
 
     def on_phase(self, phase: str, done: int, total: int) -> None: ...
+    def on_batch_size(self, batch_size: int) -> None: ...
     def on_batch_end(self, trainer: "Trainer") -> None: ...
     def on_epoch_end(self, trainer: "Trainer", log: EpochLog) -> None: ...
     def on_train_end(self, trainer: "Trainer") -> None: ...
@@ -66,9 +68,10 @@ def cached_views(views: Sequence[Activations], rows: torch.Tensor | None = None)
 class Trainer:
     """State shared with callbacks: the model, the history, and a stop flag."""
 
-    def __init__(self, model: TransferModel, boundary: int):
+    def __init__(self, model: TransferModel, boundary: int, batch_size: int):
         self.model = model
         self.boundary = boundary
+        self.batch_size = batch_size  # halved when a batch runs out of memory
         self.history: list[EpochLog] = []
         self.stop = False
 
@@ -81,12 +84,20 @@ def predict_logits(model: TransferModel, activations: Activations, start: int, *
     model.eval()
     dtype = autocast_dtype(device)
     out = []
-    for i in range(0, num_rows(activations), batch_size):
-        batch = to_device(take(activations, slice(i, i + batch_size)), device)
+
+    def run(first: int, stop: int) -> None:
+        batch = to_device(take(activations, slice(first, stop)), device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out.append(model.forward_from(batch, start).float().cpu())
+
+    in_shrinking_batches(num_rows(activations), batch_size, run, doing="scoring the validation set")
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+def _announce_batch_size(callbacks: Sequence[Callback], batch_size: int) -> None:
+    for cb in callbacks:
+        cb.on_batch_size(batch_size)
 
 
 def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
@@ -102,7 +113,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
         batch_size: int, device: torch.device, seed: int,
         callbacks: Sequence[Callback] = ()) -> Trainer:
     """Train the stages from `boundary` on and the head. Returns the Trainer with its history."""
-    trainer = Trainer(model, boundary)
+    trainer = Trainer(model, boundary, batch_size)
     optimizer = _optimizer(model, learning_rate)
     generator = torch.Generator().manual_seed(seed)
     y_train_t = torch.as_tensor(y_train)
@@ -112,26 +123,30 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
         started = time.perf_counter()
         set_train_mode(model, boundary)
         order = torch.randperm(len(y_train_t), generator=generator)
-        total_loss, correct = 0.0, 0
-        for i in range(0, len(order), batch_size):
-            index = order[i:i + batch_size]
+        totals = {"loss": 0.0, "correct": 0}
+
+        def step(start: int, stop: int) -> None:
+            index = order[start:stop]
+            optimizer.zero_grad(set_to_none=True)  # first, so a batch retried after running out of memory starts clean
             x = to_device(train_batches(index, generator), device)
             y = y_train_t[index].to(device)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model.forward_from(x, boundary)
             loss = F.cross_entropy(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += loss.item() * len(index)
-            correct += (logits.argmax(1) == y).sum().item()
+            totals["loss"] += loss.item() * len(index)
+            totals["correct"] += (logits.argmax(1) == y).sum().item()
             for cb in callbacks:
                 cb.on_batch_end(trainer)
+
+        trainer.batch_size = in_shrinking_batches(len(order), trainer.batch_size, step, doing="training",
+                                                  on_shrink=lambda size: _announce_batch_size(callbacks, size))
         val_logits = predict_logits(model, val_activations, boundary, device=device)
         log = EpochLog(
             epoch=epoch,
-            train_loss=total_loss / len(order),
-            train_accuracy=correct / len(order),
+            train_loss=totals["loss"] / len(order),
+            train_accuracy=totals["correct"] / len(order),
             val_loss=F.cross_entropy(val_logits, y_val_t).item(),
             val_accuracy=(val_logits.argmax(1) == y_val_t).float().mean().item(),
             seconds=time.perf_counter() - started,
