@@ -1,12 +1,14 @@
 """Evaluate: AUC, ROC curves, confusion matrix, per-class scores and every validation prediction."""
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
-from tlcore import predictions_frame
+from tlcore import TLCoreError, predictions_frame
 from tlcore.exports import csv_text
-from tlcore.persistence import runs_dir, save_run, zip_run
+from tlcore.persistence import run_folder_name, runs_dir, save_run, zip_run
 from tlcore.plots import confusion_figure, roc_figure
-from tlcore.ui import image_data_uri, need_result, plain, workspace
+from tlcore.ui import image_data_uri, need_result, plain, show_error, workspace
 
 st.set_page_config(page_title="Evaluate", page_icon=":material/insights:", layout="wide")
 ws = workspace()
@@ -64,12 +66,20 @@ st.download_button("Download predictions (CSV)", csv_text(frame),
                    "predictions.csv", "text/csv", icon=":material/download:")
 
 st.subheader("Save this model")
-name = st.text_input("Run name", value=f"{result.config.backbone}-k{result.config.trainable_blocks}-{ws.job_id}")
+name = st.text_input("Run name", value=f"{result.config.backbone}-k{result.config.trainable_blocks}-{ws.job_id}",
+                     help="Letters, digits, dots, dashes and underscores; anything else becomes a dash.")
 if st.button("Save", icon=":material/save:"):
-    path = save_run(result, runs_dir() / name)
-    st.session_state["eval_saved"] = str(path)
+    mine = st.session_state.setdefault("eval_saved_here", set())  # runs this session may replace
+    try:
+        target = runs_dir() / run_folder_name(name)
+        path = save_run(result, target, overwrite=str(target) in mine)
+    except TLCoreError as exc:
+        show_error(exc)
+    else:
+        mine.add(str(path))
+        st.session_state["eval_saved"] = str(path)
 if st.session_state.get("eval_saved"):
     st.success(f"Saved to {plain(st.session_state['eval_saved'])}. Load it on the Predict page any time.")
     st.download_button("Download the saved run (zip)", zip_run(st.session_state["eval_saved"]),
-                       f"{name}.zip", "application/zip", icon=":material/download:")
+                       f"{Path(st.session_state['eval_saved']).name}.zip", "application/zip", icon=":material/download:")
 st.page_link("pages/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")

@@ -27,3 +27,7 @@ class ConfigError(TLCoreError):
 
 class RunLoadError(TLCoreError):
     """A saved run folder is missing files or is not one of ours."""
+
+
+class RunExists(TLCoreError):
+    """Saving would replace a run this session did not save."""

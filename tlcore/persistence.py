@@ -6,6 +6,7 @@ import io
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
 import zipfile
@@ -18,7 +19,7 @@ from safetensors.torch import load_file, save_file, save_model
 from .backbones import Preprocessing, create_backbone, get_backbone_info
 from .backbones.classic_text import featurizer_from_state
 from .classifier import ImageClassifier, TextClassifier
-from .errors import RunLoadError, TLCoreError
+from .errors import ConfigError, RunExists, RunLoadError, TLCoreError
 from .experiment import TrainResult
 from .exports import csv_text
 from .freezing import apply_freeze
@@ -60,11 +61,35 @@ def predictions_frame(result: TrainResult) -> pd.DataFrame:
     return frame
 
 
-def save_run(result: TrainResult, run_dir: str | Path) -> Path:
+def run_folder_name(name: str) -> str:
+    """A typed run name as a safe folder name: letters, digits, '.', '_' and '-' only, never hidden or
+    a path (so '../x' or 'C:/x' stay inside the runs folder)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-")[:80]
+    if not safe:
+        raise ConfigError("Give the run a name with some letters or digits, e.g. cats-vs-dogs.")
+    return safe
+
+
+def _old(run_dir: Path) -> Path:
+    return run_dir.with_name(f".{run_dir.name}.old")
+
+
+def _recover(run_dir: Path) -> None:
+    """A save killed between moving the previous run aside and moving the new one in leaves only the
+    previous one, under its aside name: put it back."""
+    if not run_dir.exists() and _old(run_dir).is_dir():
+        os.replace(_old(run_dir), run_dir)
+
+
+def save_run(result: TrainResult, run_dir: str | Path, *, overwrite: bool = True) -> Path:
     """Write the run to a temporary folder beside run_dir, then swap it in, so a crash never
-    leaves a half-written model where a good one was."""
+    leaves a half-written model where a good one was. With overwrite=False an existing run is kept
+    and RunExists raised."""
     run_dir = Path(run_dir)
     run_dir.parent.mkdir(parents=True, exist_ok=True)
+    _recover(run_dir)
+    if run_dir.exists() and not overwrite:
+        raise RunExists(f"A saved run named '{run_dir.name}' already exists. Choose another name.")
     clf = result.classifier
     staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}.", dir=run_dir.parent))
     try:
@@ -88,7 +113,7 @@ def save_run(result: TrainResult, run_dir: str | Path) -> Path:
         (staging / "history.json").write_text(json.dumps([h.to_dict() for h in result.history], indent=2))
         (staging / "predictions.csv").write_text(csv_text(predictions_frame(result)), encoding="utf-8")
         if run_dir.exists():
-            old = run_dir.with_name(f".{run_dir.name}.old")
+            old = _old(run_dir)
             shutil.rmtree(old, ignore_errors=True)
             os.replace(run_dir, old)
             os.replace(staging, run_dir)
@@ -102,8 +127,10 @@ def save_run(result: TrainResult, run_dir: str | Path) -> Path:
 
 
 def load_run(run_dir: str | Path, device: torch.device | None = None) -> ImageClassifier | TextClassifier:
-    """Load a saved run for prediction; needs no download (the weights are all in the folder)."""
+    """Load a saved run for prediction; needs no download (the weights are all in the folder). Only
+    safetensors and JSON are read: nothing in the folder can run code."""
     run_dir = Path(run_dir)
+    _recover(run_dir)
     missing = [f for f in FILES if not (run_dir / f).is_file()]
     if missing:
         raise RunLoadError(f"'{run_dir}' is not a saved run: {', '.join(missing)} missing. "
@@ -168,6 +195,8 @@ def list_runs(folder: str | Path | None = None) -> list[Path]:
     folder = Path(folder) if folder else runs_dir()
     if not folder.is_dir():
         return []
+    for aside in folder.glob(".*.old"):
+        _recover(aside.with_name(aside.name[1:-len(".old")]))
     runs = [p for p in folder.iterdir() if (p / "config.json").is_file() and not p.name.startswith(".")]
     return sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)
 

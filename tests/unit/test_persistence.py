@@ -1,9 +1,18 @@
 import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tlcore import RunLoadError, load_run, save_run
+from tlcore import ConfigError, RunLoadError, TLCoreError, load_run, save_run
+from tlcore.errors import RunExists
+from tlcore.persistence import list_runs, run_folder_name
 
 
 def test_saved_run_predicts_the_same(trained, tmp_path):
@@ -42,3 +51,115 @@ def test_predict_table_reports_unreadable_files(trained):
     assert table.loc[0, "predicted"] in ("circle", "stripes")
     assert np.isclose(table.loc[0, ["p_circle", "p_stripes"]].sum(), 1.0)
     assert "not an image" in table.loc[1, "problem"]
+
+
+# --- faults: interrupted saves, foreign files, names ----------------------------------------------------
+
+def test_a_save_that_crashes_midway_leaves_the_previous_run(trained, tmp_path, monkeypatch):
+    import tlcore.persistence as persistence
+
+    run = save_run(trained, tmp_path / "run")
+    before = (run / "model.safetensors").read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # like Ctrl+C or a kill while writing the config
+
+    monkeypatch.setattr(persistence, "predictions_frame", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(trained, run)
+    assert (run / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no half-written folder left behind
+    load_run(run)
+
+
+def test_a_save_killed_between_the_two_renames_is_recovered(trained, tmp_path, monkeypatch):
+    import tlcore.persistence as persistence
+
+    run = save_run(trained, tmp_path / "run")
+    real_replace, calls = os.replace, []
+
+    def killed_on_second(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        real_replace(src, dst)
+
+    monkeypatch.setattr(persistence.os, "replace", killed_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        save_run(trained, run)
+    monkeypatch.setattr(persistence.os, "replace", real_replace)
+    assert not run.exists()  # the previous run is aside, under a hidden name
+    assert list_runs(tmp_path) == [run]  # ... and listing (or loading) puts it back
+    load_run(run)
+
+
+def test_a_process_killed_while_saving_leaves_a_loadable_run(trained, tmp_path):
+    """A real SIGKILL in the middle of writing the replacement run."""
+    run = save_run(trained, tmp_path / "run")
+    child = textwrap.dedent(f"""
+        import os, signal
+        import tlcore.persistence as persistence
+        from tests.conftest import shape_records
+        from tlcore import TrainConfig, build_dataset, train_image_classifier
+        result = train_image_classifier(build_dataset(shape_records(4)), TrainConfig(epochs=1, device="cpu"))
+        persistence.predictions_frame = lambda result: os.kill(os.getpid(), signal.SIGKILL)
+        persistence.save_run(result, {str(run)!r})
+    """)
+    done = subprocess.run([sys.executable, "-c", child], cwd=Path(__file__).parents[2], capture_output=True)
+    assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
+    loaded = load_run(run)
+    assert loaded.classes == ["circle", "stripes"] and len(list_runs(tmp_path)) == 1
+
+
+def test_pickles_and_renamed_files_are_refused_and_never_run(trained, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = pickle.dumps(Payload())
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "model.pt").write_bytes(evil)
+    with pytest.raises(RunLoadError, match="not a saved run"):
+        load_run(foreign)
+    run = save_run(trained, tmp_path / "run")
+    (run / "model.safetensors").write_bytes(evil)  # a pickle renamed to look like ours
+    with pytest.raises(RunLoadError, match="damaged"):
+        load_run(run)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("tamper", [
+    {"trainable_blocks": "__import__('os').system('true')"}, {"backbone": "../../evil"},
+    {"classes": "not a list"}, {"preprocessing": {"input_size": -1}},
+])
+def test_tampered_config_is_refused_with_a_message(trained, tmp_path, tamper):
+    run = save_run(trained, tmp_path / "run")
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, **tamper}))
+    with pytest.raises(TLCoreError):
+        load_run(run)
+
+
+def test_run_names_stay_inside_the_runs_folder_and_others_runs_are_kept(trained, tmp_path):
+    assert run_folder_name("../../etc/passwd") == "etc-passwd"
+    assert run_folder_name("C:\\Windows\\x") == "C-Windows-x"
+    assert run_folder_name(".hidden") == "hidden"
+    with pytest.raises(ConfigError):
+        run_folder_name("../..")
+    save_run(trained, tmp_path / "shared")
+    with pytest.raises(RunExists, match="already exists"):
+        save_run(trained, tmp_path / "shared", overwrite=False)
+
+
+def test_same_data_settings_and_seed_give_the_same_metrics(shapes_dataset, trained):
+    from tlcore import TrainConfig, train_image_classifier
+    from tlcore.cache import TensorCache
+
+    config = TrainConfig(epochs=20, val_fraction=0.25, device="cpu")
+    again = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))  # everything recomputed
+    assert again.metrics_dict()["auc"] == trained.metrics_dict()["auc"]
+    assert np.array_equal(again.val_proba, trained.val_proba)
+    assert [h.val_loss for h in again.history] == [h.val_loss for h in trained.history]
