@@ -7,12 +7,19 @@ import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
 from tlcore.data import build_text_dataset, guess_columns, table_from_pasted, text_sample
+from tlcore.settings import limits
 from tlcore.ui import cached_table, plain, show_error, workspace
 
 st.set_page_config(page_title="Data", page_icon=":material/upload:", layout="wide")
 ws = workspace()
 st.title("Data")
 TABLE_TYPES = ["csv", "tsv", "txt", "xlsx"]
+try:
+    LIMITS = limits()
+except TLCoreError as exc:  # a broken tlcore.toml: say which setting, do not crash
+    show_error(exc)
+    st.stop()
+UPLOAD_MB = st.get_option("server.maxUploadSize")
 
 
 def digest(data: bytes) -> str:
@@ -78,6 +85,9 @@ def image_inputs() -> None:
         st.markdown("One folder per class inside the zip, e.g. `cats/…jpg`, `dogs/…jpg`. "
                     "A single top folder, `__MACOSX` and `.DS_Store` files are fine.")
         uploaded = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
+        st.caption(f"Limits on this machine: {LIMITS.max_files:,} files and {LIMITS.max_total_mb:,g} MB unpacked per zip, "
+                   f"{LIMITS.max_megapixels:g} megapixels per image, {LIMITS.max_images:,} images in all, "
+                   f"{UPLOAD_MB:,} MB per upload.")
         if uploaded is not None:
             load_zip(uploaded, "train")
 
@@ -87,8 +97,11 @@ def image_inputs() -> None:
         if uploads is not None:
             files = {name: [(f.name, f.getvalue()) for group in groups for f in group or []]
                      for name, groups in uploads.items()}
-            with st.spinner("Checking images..."):
-                ws.set_data(build_dataset(records_from_uploads(files)), "Images added per class", "classes")
+            try:
+                with st.spinner("Checking images..."):
+                    ws.set_data(build_dataset(records_from_uploads(files)), "Images added per class", "classes")
+            except TLCoreError as exc:
+                show_error(exc)
 
     with sample_tab:
         st.markdown("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
@@ -102,6 +115,8 @@ def text_inputs() -> None:
         st.markdown("A CSV, TSV or Excel (.xlsx) file with one example per row: a column with the text and a "
                     "column with its label. Excel's semicolon CSVs and non-UTF-8 files are fine.")
         uploaded = st.file_uploader("Table of texts", type=TABLE_TYPES, key="data_table")
+        st.caption(f"Limits on this machine: {LIMITS.max_text_rows:,} rows, {LIMITS.max_classes:,} classes, "
+                   f"{UPLOAD_MB:,} MB per upload.")
         if uploaded is not None:
             load_table(uploaded)
 

@@ -123,3 +123,17 @@ def test_mixed_precision_keeps_the_results(shapes_dataset, monkeypatch):
     full = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
     np.testing.assert_allclose(mixed.val_proba, full.val_proba, atol=0.05)
     assert mixed.report.auc == pytest.approx(full.report.auc, abs=0.02)
+
+
+def test_shipped_settings_file_lists_the_defaults(tmp_path, monkeypatch):
+    """tlcore.toml documents every limit and job setting with the value the code uses without it."""
+    import tomllib
+    from pathlib import Path
+
+    from tlcore.settings import Limits, job_settings
+
+    shipped = tomllib.loads((Path(__file__).parents[2] / "tlcore.toml").read_text())
+    monkeypatch.chdir(tmp_path)  # no settings file here: the code's own defaults
+    assert shipped["limits"] == {name: spec.default for name, spec in Limits.__dataclass_fields__.items()}
+    jobs = job_settings()
+    assert shipped["jobs"] == {"max_running": jobs.max_running, "abandoned_minutes": jobs.abandoned_s / 60}
