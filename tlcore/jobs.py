@@ -55,10 +55,14 @@ class DeviceQueue:
         self._waiting: deque[str] = deque()
         self._running: set[str] = set()
 
-    def acquire(self, job_id: str, is_cancelled: Callable[[], bool]) -> bool:
-        """Wait for a free slot; False if the job was cancelled while waiting."""
+    def join(self, job_id: str) -> None:
+        """Take a place at the back of the queue (when the job is submitted, so places follow that order)."""
         with self._changed:
             self._waiting.append(job_id)
+
+    def acquire(self, job_id: str, is_cancelled: Callable[[], bool]) -> bool:
+        """Wait until the job is first in the queue and a slot is free; False if cancelled while waiting."""
+        with self._changed:
             while not (self._waiting[0] == job_id and len(self._running) < self.max_running):
                 if is_cancelled():
                     self._waiting.remove(job_id)
@@ -109,6 +113,7 @@ class TrainingJob(Callback):
         self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
 
     def start(self) -> "TrainingJob":
+        device_queue().join(self.job_id)
         self._thread.start()
         return self
 

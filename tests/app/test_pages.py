@@ -1,4 +1,5 @@
 """Each page rendered by Streamlit's AppTest with a prepared workspace."""
+import re
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,36 @@ def test_text_evaluate_and_predict_pages(trained_text, text_dataset, tmp_path, m
     assert not app.exception
     shown = app.dataframe[0].value
     assert shown["predicted"].tolist() == ["weather", "music"]
+
+
+def test_names_with_html_or_markdown_are_shown_as_typed():
+    from tlcore.data import Table, build_text_dataset
+    import pandas as pd
+
+    evil, bold = "<script>alert(1)</script>", "**bold** :red[x]"
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [evil, evil, bold]})
+    dataset = build_text_dataset(Table(frame, "<img src=x onerror=alert(1)>.csv"), "text", "label")
+    app = page("pages/1_Data.py", Workspace(task="text", dataset=dataset, data_label="<img src=x>.csv"))
+    assert not app.exception
+    rendered = [m.value for m in app.markdown] + [h.value for h in app.header] + [e.value for e in app.error]
+    assert any("**\\<script\\>alert(1)\\</script\\>**" in v for v in rendered)
+    assert any("\\*\\*bold\\*\\* \\:red\\[x\\]" in v for v in rendered)
+    assert not any(re.search(r"(?<!\\)[<>]", v) for v in rendered)  # every angle bracket escaped
+
+
+def test_train_page_shows_the_place_in_the_queue(shapes_dataset, monkeypatch):
+    import threading
+
+    monkeypatch.setenv("TLCORE_MAX_RUNNING_JOBS", "1")
+    jobs.device_queue.cache_clear()
+    release = threading.Event()
+    blocker = jobs.submit(lambda callbacks: release.wait(60), 1)
+    waiting = jobs.submit(lambda callbacks: None, 1)  # queued behind the blocker, in submission order
+    try:
+        app = page("pages/3_Train.py", Workspace(dataset=shapes_dataset, data_label="shapes", job_id=waiting.job_id))
+        assert not app.exception
+        assert any("place 1 in the queue (next to start)" in i.value for i in app.info)
+    finally:
+        release.set()
+        blocker.wait(10), waiting.wait(10)
+        jobs.device_queue.cache_clear()
