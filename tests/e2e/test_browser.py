@@ -101,3 +101,35 @@ def test_text_sample_to_auc_and_prediction(app_url, browser):
     row = page.locator("tr").filter(has_text="rings of Saturn")
     expect(row).to_contain_text("space", timeout=60_000)
     page.close()
+
+
+def open_sample_on_train_page(browser, app_url: str, task: str):
+    """A separate browser context (its own cookies and session, like another student's laptop)."""
+    page = browser.new_context(viewport={"width": 1300, "height": 900}).new_page()
+    page.goto(app_url)
+    if task == "text":
+        page.get_by_text("Text classification").click()
+        expect(page.get_by_text("Upload my texts")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Load the sample data").click()
+    expect(page.get_by_text("Check your data")).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="Train").first.click()
+    expect(page.get_by_text("Trainable blocks:")).to_be_visible(timeout=60_000)
+    return page
+
+
+def test_two_students_train_at_once_and_keep_their_own_results(app_url, browser):
+    images = open_sample_on_train_page(browser, app_url, "image")
+    texts = open_sample_on_train_page(browser, app_url, "text")
+    images.get_by_role("button", name="Train").click()
+    texts.get_by_role("button", name="Train").click()  # one run on the device at a time: this one queues
+    texts.wait_for_url("**job=*", timeout=30_000)
+    texts.reload()  # a refresh: the job id in the URL brings the run back, with its progress
+    for page in (images, texts):
+        expect(page.get_by_text("validation AUC")).to_be_visible(timeout=300_000)
+    for page, unit, classes in ((images, "Validation images", "Classes: 0, 1, 2"),
+                                (texts, "Validation texts", "Classes: animals, cooking, space")):
+        page.get_by_role("link", name="Evaluate").first.click()
+        expect(page.get_by_test_id("stMetric").filter(has_text=unit)).to_be_visible(timeout=60_000)
+        page.get_by_role("link", name="Predict").first.click()
+        expect(page.get_by_text(classes)).to_be_visible(timeout=60_000)  # each session has its own model
+        page.context.close()
