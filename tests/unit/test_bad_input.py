@@ -298,3 +298,8 @@ def test_plot_labels_show_html_as_text():
                       classes=["<b>cat</b>", "<a href='x'>dog</a>"])
     assert "&lt;b&gt;cat&lt;/b&gt;" in confusion_figure(report).data[0].x
     assert all("<" not in trace.name for trace in roc_figure(report).data)
+
+
+def test_the_same_column_for_texts_and_labels_is_refused():
+    with pytest.raises(DataError, match="are the same. Pick two different columns"):
+        build_text_dataset(table("text,label\na,b\n"), "text", "text")
