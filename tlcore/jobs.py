@@ -109,11 +109,12 @@ class TrainingJob(Callback):
         self._error: str | None = None
         self._started = time.monotonic()
         self.last_seen = self._started  # when a page last showed this job
+        self._queue = device_queue()
         self._train_started: float | None = None
         self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
 
     def start(self) -> "TrainingJob":
-        device_queue().join(self.job_id)
+        self._queue.join(self.job_id)
         self._thread.start()
         return self
 
@@ -125,8 +126,7 @@ class TrainingJob(Callback):
         return self.snapshot()
 
     def _run(self) -> None:
-        queue = device_queue()
-        if not queue.acquire(self.job_id, self._cancel.is_set):
+        if not self._queue.acquire(self.job_id, self._cancel.is_set):
             with self._lock:
                 self._status = CANCELLED
             return
@@ -135,7 +135,7 @@ class TrainingJob(Callback):
         try:
             self._work()
         finally:
-            queue.release(self.job_id)
+            self._queue.release(self.job_id)
             free_memory()  # a cancelled or failed run's model and batches are unreachable by now
 
     def _work(self) -> None:
@@ -177,7 +177,7 @@ class TrainingJob(Callback):
             if epoch and self._status == RUNNING:
                 per_epoch = (time.monotonic() - self._train_started) / epoch
                 eta = per_epoch * (self.epochs - epoch)
-            place = device_queue().place(self.job_id) if self._status == QUEUED else None
+            place = self._queue.place(self.job_id) if self._status == QUEUED else None
             return JobSnapshot(self.job_id, self._status, self._phase, self._done, self._total, epoch,
                                self.epochs, list(self._history), eta, time.monotonic() - self._started,
                                self._error, place, list(self._notes))

@@ -2,6 +2,7 @@
 import random
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import encode, make_zip, shape_image
@@ -12,6 +13,7 @@ GOOD_IMAGE = {fmt: encode(shape_image("circle", np.random.default_rng(0), size=2
               for fmt in ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")}
 GOOD_ZIP = make_zip({"cats/1.png": GOOD_IMAGE["PNG"], "dogs/1.jpg": GOOD_IMAGE["JPEG"], "dogs/2.txt": b"hi"})
 GOOD_CSV = "text,label\n\"a, quoted\",cats\nplain,dogs\n".encode()
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # Pillow warns about broken TIFF tags, then copes
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
