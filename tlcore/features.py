@@ -17,6 +17,7 @@ from .errors import ImageReadError
 from .device import autocast_dtype, inference_batch_size
 from .memory import in_shrinking_batches
 from .model import TransferModel
+from .settings import limits
 
 ProgressFn = Callable[[int, int], None]
 
@@ -62,11 +63,12 @@ def _decode_into(out, files: Sequence[tuple[str, bytes]], prep: Preprocessing, w
     """out[i] = the pixels of files[i], decoded in parallel threads; returns {index: reason} of the
     files that could not be read."""
     problems: dict[int, str] = {}
+    max_megapixels = limits().max_megapixels
 
     def one(i: int) -> None:
         name, data = files[i]
         try:
-            image = decode_image(data, name, draft_size=prep.resize_size)
+            image = decode_image(data, name, draft_size=prep.resize_size, max_megapixels=max_megapixels)
         except ImageReadError as exc:
             problems[i] = exc.user_message
             return

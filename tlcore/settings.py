@@ -21,6 +21,7 @@ default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the c
 """
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass
@@ -47,11 +48,19 @@ def _default_cache_folder() -> Path:
 
 def _settings_file() -> dict:
     path = Path(os.environ.get("TLCORE_SETTINGS", "tlcore.toml"))
-    if not path.is_file():
-        return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        stat = path.stat()
+    except OSError:
+        return {}
+    return _parsed(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, mtime_ns: int, size: int) -> dict:
+    """The file's tables, parsed once per change (settings are read per batch and per image)."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"The settings file {path} is not valid TOML ({exc}). Fix or remove it.") from None
 
 
