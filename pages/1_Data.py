@@ -79,6 +79,12 @@ def example_lines(column, key: str) -> None:
     column.text_area("Examples, one per line", key=key, height=120)
 
 
+def sample_loader(description: str) -> None:
+    st.markdown(description)
+    if st.button("Load the sample data", icon=":material/auto_awesome:"):
+        ws.use_sample()
+
+
 def image_inputs() -> None:
     zip_tab, classes_tab, sample_tab = st.tabs(["Upload a zip", "Add images per class", "Sample data"])
     with zip_tab:
@@ -104,9 +110,7 @@ def image_inputs() -> None:
                 show_error(exc)
 
     with sample_tab:
-        st.markdown("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
-        if st.button("Load the sample data", icon=":material/auto_awesome:"):
-            ws.use_sample()
+        sample_loader("400 handwritten digits, 40 of each digit 0–9, from scikit-learn. No download needed.")
 
 
 def text_inputs() -> None:
@@ -132,9 +136,7 @@ def text_inputs() -> None:
                 show_error(exc)
 
     with sample_tab:
-        st.markdown("90 short sentences made for this app: 30 each about animals, space and cooking.")
-        if st.button("Load the sample data", icon=":material/auto_awesome:"):
-            ws.use_sample()
+        sample_loader("90 short sentences made for this app: 30 each about animals, space and cooking.")
         st.download_button("Download the sample as CSV (to see the format)", text_sample().to_csv(index=False),
                            "sample_texts.csv", "text/csv", icon=":material/download:")
 
