@@ -7,7 +7,7 @@ import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
 from tlcore.data import build_text_dataset, guess_columns, table_from_pasted, text_sample
-from tlcore.settings import limits
+from tlcore.settings import limits, readable
 from tlcore.ui import cached_table, plain, show_error, workspace
 
 st.set_page_config(page_title="Data", page_icon=":material/upload:", layout="wide")
@@ -91,8 +91,8 @@ def image_inputs() -> None:
         st.markdown("One folder per class inside the zip, e.g. `cats/…jpg`, `dogs/…jpg`. "
                     "A single top folder, `__MACOSX` and `.DS_Store` files are fine.")
         uploaded = st.file_uploader("Zip of class folders", type=["zip"], key="data_zip")
-        st.caption(f"Limits on this machine: {LIMITS.max_files:,} files and {LIMITS.max_total_mb:,g} MB unpacked per zip, "
-                   f"{LIMITS.max_megapixels:g} megapixels per image, {LIMITS.max_images:,} images in all, "
+        st.caption(f"Limits on this machine: {LIMITS.max_files:,} files and {readable(LIMITS.max_total_mb)} MB unpacked per zip, "
+                   f"{readable(LIMITS.max_megapixels)} megapixels per image, {LIMITS.max_images:,} images in all, "
                    f"{UPLOAD_MB:,} MB per upload.")
         if uploaded is not None:
             load_zip(uploaded, "train")

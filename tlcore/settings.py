@@ -100,6 +100,11 @@ def engine_settings() -> EngineSettings:
     return EngineSettings(mixed_precision=_flag("TLCORE_MIXED_PRECISION", table, "mixed_precision", True))
 
 
+def readable(value: float) -> str:
+    """1000000 -> '1,000,000', 1024.0 -> '1,024', 0.5 -> '0.5' (never '1e+06')."""
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one user may bring in; classroom defaults. Each is `[limits] name` in the settings file, or
@@ -116,8 +121,8 @@ class Limits:
 
     def says(self, name: str) -> str:
         """A limit as a message states it: its value and the setting that changes it."""
-        value = getattr(self, name)
-        return f"the limit is {value:,g}{' MB' if name.endswith('_mb') else ''} (setting {name} in tlcore.toml)"
+        unit = " MB" if name.endswith("_mb") else ""
+        return f"the limit is {readable(getattr(self, name))}{unit} (setting {name} in tlcore.toml)"
 
 
 def limits() -> Limits:

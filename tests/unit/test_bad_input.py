@@ -303,3 +303,9 @@ def test_plot_labels_show_html_as_text():
 def test_the_same_column_for_texts_and_labels_is_refused():
     with pytest.raises(DataError, match="are the same. Pick two different columns"):
         build_text_dataset(table("text,label\na,b\n"), "text", "text")
+
+
+def test_limits_are_stated_in_plain_numbers(limit):
+    limit(max_text_rows=2_000_000, max_file_mb=1.5)
+    assert "the limit is 2,000,000 (setting max_text_rows" in limits().says("max_text_rows")
+    assert "the limit is 1.5 MB" in limits().says("max_file_mb")

@@ -8,7 +8,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageReadError
-from ..settings import limits
+from ..settings import limits, readable
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 UNSUPPORTED_SUFFIXES = {".heic": "HEIC", ".heif": "HEIF", ".avif": "AVIF"}
@@ -47,7 +47,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _too_many_pixels(max_megapixels: float, size: str = "") -> ImageReadError:
-    return ImageReadError(f"too many pixels{size}; the limit is {max_megapixels:g} megapixels "
+    return ImageReadError(f"too many pixels{size}; the limit is {readable(max_megapixels)} megapixels "
                           "(setting max_megapixels in tlcore.toml, at most Pillow's own 89): make the picture smaller.")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import DataError
-from ..settings import Limits, limits
+from ..settings import Limits, limits, readable
 
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 MB = 1024 * 1024
@@ -100,13 +100,13 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
         if not problem and data is None:
             problem = "damaged inside the zip; zip it again."
         elif data is not None and len(data) > max_entry:
-            problem = f"larger than {limit.max_file_mb:g} MB; {limit.says('max_file_mb')}."
+            problem = f"larger than {readable(limit.max_file_mb)} MB; {limit.says('max_file_mb')}."
         if problem:
             skipped.append(Skipped(info.filename, problem))
             continue
         total += len(data)
         if total > max_total:
-            raise DataError(f"The zip unpacks to more than {limit.max_total_mb:,g} MB; {limit.says('max_total_mb')}. "
+            raise DataError(f"The zip unpacks to more than {readable(limit.max_total_mb)} MB; {limit.says('max_total_mb')}. "
                             "Use fewer or smaller images.")
         entries.append((parts, data))
     if not entries and not skipped:
