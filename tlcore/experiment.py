@@ -17,11 +17,14 @@ from .device import autocast_dtype, describe_device, resolve_device
 from .errors import ConfigError, DataError
 from .cache import RunCache, TensorCache, default_cache
 from .features import augment as augment_batch, compute_activations, load_pixels, normalize
-from .freezing import apply_freeze
+from .checks import duplicates_across
+from .freezing import apply_freeze, freeze_summary
 from .heads import HEADS, SKLEARN_HEADS, fit_sklearn_head
 from .metrics import EvalReport, evaluate
 from .model import TransferModel
-from .training import BatchSource, Callback, EarlyStopping, EpochLog, cached_views, fit, predict_logits
+from .training import (
+    BatchSource, Callback, EarlyStopping, EpochLog, cached_views, fit, predict_features, predict_logits,
+)
 
 
 @dataclass
@@ -39,7 +42,8 @@ class TrainResult:
     best_epoch: int
     device: str
     timings_s: dict[str, float]
-    extra: dict = field(default_factory=dict)  # task-specific facts, e.g. how many texts were truncated
+    extra: dict = field(default_factory=dict)  # facts for metrics.json: truncated texts, duplicates, parameters
+    val_features: dict[str, np.ndarray] = field(default_factory=dict)  # "pretrained" / "fine-tuned" embeddings
 
     @property
     def task(self) -> str:
@@ -154,18 +158,21 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
                                  device, config.head)
     return fit_and_evaluate(
         classifier, boundary, config, train_batches=train_batches, train_acts=train_acts, y_train=y_train,
-        val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx], callbacks=callbacks,
+        val_acts=val_acts, y_val=y_val, train_examples=[train_set.examples[i] for i in train_idx],
+        val_examples=[val_set.examples[i] for i in val_idx], callbacks=callbacks,
         timings=timings, started=started, extra={"reused": sorted(run_cache.reused)},
     )
 
 
 def fit_and_evaluate(classifier: ImageClassifier | TextClassifier, boundary: int, config: TrainConfig, *,
                      train_batches: BatchSource, train_acts, y_train: np.ndarray, val_acts, y_val: np.ndarray,
-                     val_examples: list, callbacks: Sequence[Callback], timings: dict[str, float], started: float,
-                     extra: dict | None = None) -> TrainResult:
+                     train_examples: list, val_examples: list, callbacks: Sequence[Callback],
+                     timings: dict[str, float], started: float, extra: dict | None = None) -> TrainResult:
     """The part every task shares: train the classifier's head (fit loop, or scikit-learn on frozen
-    features), then score the validation set."""
+    features), then score the validation set. The validation embeddings are kept from before and
+    after training (the same when the backbone is frozen), for the embedding map."""
     model, classes, device = classifier.model, classifier.classes, classifier.device
+    pretrained = predict_features(model, val_acts, boundary, device=device).numpy()
     t = time.perf_counter()
     history, best_epoch = [], 0
     if config.head in SKLEARN_HEADS:
@@ -190,13 +197,19 @@ def fit_and_evaluate(classifier: ImageClassifier | TextClassifier, boundary: int
     t = time.perf_counter()
     proba = torch.softmax(predict_logits(model, val_acts, boundary, device=device), dim=1).numpy()
     report = evaluate(y_val, proba, classes=classes)
+    fine_tuned = pretrained if config.trainable_blocks == 0 else predict_features(model, val_acts, boundary,
+                                                                                  device=device).numpy()
+    params = freeze_summary(model, config.trainable_blocks)
+    extra = {**(extra or {}), "train_counts": np.bincount(y_train, minlength=len(classes)).tolist(),
+             "duplicates": duplicates_across(train_examples, val_examples),
+             "trainable_params": params.trainable_params, "total_params": params.trainable_params + params.frozen_params}
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     return TrainResult(
         classifier=classifier, config=config, history=history, report=report, val_proba=proba,
         y_val=y_val, val_examples=val_examples, n_train=len(y_train), best_epoch=best_epoch,
         device=describe_device(device), timings_s={k: round(v, 3) for k, v in timings.items()},
-        extra=extra or {},
+        extra=extra, val_features={"pretrained": pretrained, "fine-tuned": fine_tuned},
     )
 
 

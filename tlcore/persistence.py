@@ -1,5 +1,6 @@
-"""Run folders: model.safetensors + config.json + metrics.json + history.json + predictions.csv.
-Written atomically; nothing is ever pickled or unpickled."""
+"""Run folders: model.safetensors + config.json + metrics.json + history.json + predictions.csv, and
+validation.safetensors + validation/ images for the insight views. Written atomically; nothing is
+ever pickled or unpickled."""
 from __future__ import annotations
 
 import io
@@ -12,19 +13,24 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+from PIL import Image
 from safetensors.torch import load_file, save_file, save_model
 
 from .backbones import Preprocessing, create_backbone, get_backbone_info
 from .backbones.classic_text import featurizer_from_state
 from .classifier import ImageClassifier, TextClassifier
+from .config import TrainConfig
 from .errors import ConfigError, RunExists, RunLoadError, TLCoreError
 from .experiment import TrainResult
 from .exports import csv_text
 from .freezing import apply_freeze
 from .heads import head_for_state
 from .model import TransferModel, features_only
+from .record import RunRecord
+from .training import EpochLog
 
 FORMAT = "tlcore-run/1"
 FILES = ("model.safetensors", "config.json")
@@ -44,21 +50,31 @@ def _versions() -> dict:
 
 
 def predictions_frame(result: TrainResult) -> pd.DataFrame:
-    """Validation predictions: file (or row and text), true class, predicted class, one probability
-    column per class."""
-    classes = result.classifier.classes
-    examples = result.val_examples
-    source = ({"file": [e.name for e in examples]} if result.task == "image"
-              else {"row": [e.name for e in examples], "text": [e.text for e in examples]})
-    frame = pd.DataFrame({
-        **source,
-        "true": [classes[i] for i in result.y_val],
-        "predicted": [classes[i] for i in result.val_proba.argmax(1)],
-    })
-    frame["correct"] = frame["true"] == frame["predicted"]
-    for i, c in enumerate(classes):
-        frame[f"p_{c}"] = result.val_proba[:, i]
-    return frame
+    """Validation predictions: file (or row and text), true class, predicted class, loss, one
+    probability column per class."""
+    return RunRecord.from_result(result).predictions()
+
+
+def _write_validation(folder: Path, result: TrainResult) -> None:
+    """What the insight views need from a saved run: labels, probabilities and embeddings
+    (safetensors), names and texts (JSON), and each validation image as the model saw it (JPEG)."""
+    tensors = {"y_val": torch.as_tensor(result.y_val, dtype=torch.int64),
+               "val_proba": torch.as_tensor(result.val_proba, dtype=torch.float32)}
+    features = result.val_features
+    for name in ("pretrained", "fine-tuned"):
+        if name in features and not (name == "fine-tuned" and features[name] is features.get("pretrained")):
+            tensors[f"features/{name}"] = torch.as_tensor(features[name], dtype=torch.float32)
+    save_file(tensors, str(folder / "validation.safetensors"))
+    examples = {"names": [e.name for e in result.val_examples]}
+    if result.task == "text":
+        examples["texts"] = [e.text for e in result.val_examples]
+    (folder / "validation.json").write_text(json.dumps(examples), encoding="utf-8")
+    if result.task == "image":
+        images = folder / "validation"
+        images.mkdir()
+        record = RunRecord.from_result(result)
+        for row in range(len(result.y_val)):
+            record.image(row).save(images / f"{row:05d}.jpg", quality=90)
 
 
 def run_folder_name(name: str) -> str:
@@ -112,6 +128,7 @@ def save_run(result: TrainResult, run_dir: str | Path, *, overwrite: bool = True
         (staging / "metrics.json").write_text(json.dumps(result.metrics_dict(), indent=2))
         (staging / "history.json").write_text(json.dumps([h.to_dict() for h in result.history], indent=2))
         (staging / "predictions.csv").write_text(csv_text(predictions_frame(result)), encoding="utf-8")
+        _write_validation(staging, result)
         if run_dir.exists():
             old = _old(run_dir)
             shutil.rmtree(old, ignore_errors=True)
@@ -174,6 +191,42 @@ def _build_classifier(run_dir: Path, config: dict) -> ImageClassifier | TextClas
 
         backbone.tokenizer = AutoTokenizer.from_pretrained(str(run_dir / "tokenizer"), local_files_only=True)
     return TextClassifier(model, classes, name, k, head=head, featurizer=featurizer)
+
+
+def load_record(run_dir: str | Path) -> RunRecord:
+    """A saved run for the insight views (no network, no model loaded until a view needs it). Runs
+    saved before the validation data was kept raise RunLoadError, which says to save again."""
+    run_dir = Path(run_dir)
+    _recover(run_dir)
+    if not (run_dir / "validation.safetensors").is_file():
+        raise RunLoadError(f"'{run_dir.name}' was saved by an earlier version without its validation data, so "
+                           "its charts cannot be redrawn. It still predicts; train and save it again for the charts.")
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+        facts = json.loads((run_dir / "metrics.json").read_text())
+        history = [EpochLog(**h) for h in json.loads((run_dir / "history.json").read_text())]
+        tensors = load_file(str(run_dir / "validation.safetensors"))
+        examples = json.loads((run_dir / "validation.json").read_text(encoding="utf-8"))
+    except Exception as exc:
+        raise RunLoadError(f"The saved run in '{run_dir}' is damaged or from another version ({exc}).") from None
+    task = config.get("task", "image")
+    features = {k.removeprefix("features/"): v.numpy() for k, v in tensors.items() if k.startswith("features/")}
+    if "pretrained" in features:
+        features.setdefault("fine-tuned", features["pretrained"])  # a frozen backbone: saved once
+    images = sorted((run_dir / "validation").glob("*.jpg")) if task == "image" else []
+
+    def pixels() -> torch.Tensor:
+        return torch.stack([torch.from_numpy(np.array(Image.open(p).convert("RGB"))).permute(2, 0, 1)
+                            for p in images])
+
+    return RunRecord(
+        label=run_dir.name, task=task, classes=[str(c) for c in config["classes"]],
+        config=TrainConfig.from_dict(config["train_config"]), y_val=tensors["y_val"].numpy(),
+        val_proba=tensors["val_proba"].numpy(), val_names=examples["names"], facts=facts, history=history,
+        val_texts=examples.get("texts"),
+        features=features,
+        load_pixels=pixels if task == "image" else None, load_classifier=lambda: load_run(run_dir), folder=run_dir,
+    )
 
 
 def runs_dir() -> Path:

@@ -92,7 +92,8 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
                                 config.head, featurizer)
     return fit_and_evaluate(
         classifier, boundary, config, train_batches=train_batches, train_acts=train_acts,
-        y_train=y_train, val_acts=val_acts, y_val=y_val, val_examples=[val_set.examples[i] for i in val_idx],
+        y_train=y_train, val_acts=val_acts, y_val=y_val, train_examples=[train_set.examples[i] for i in train_idx],
+        val_examples=[val_set.examples[i] for i in val_idx],
         callbacks=callbacks, timings=timings, started=started, extra=extra,
     )
 

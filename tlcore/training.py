@@ -77,9 +77,9 @@ class Trainer:
 
 
 @torch.no_grad()
-def predict_logits(model: TransferModel, activations: Activations, start: int, *,
-                   device: torch.device, batch_size: int = 256) -> torch.Tensor:
-    """Logits in eval mode from cached activations at stage `start`."""
+def _evaluate_batches(model: TransferModel, activations: Activations, forward, *, device: torch.device,
+                      batch_size: int) -> torch.Tensor:
+    """forward(batch) over all rows in eval mode, in batches that shrink if memory runs out."""
     was_training = model.training
     model.eval()
     dtype = autocast_dtype(device)
@@ -88,11 +88,25 @@ def predict_logits(model: TransferModel, activations: Activations, start: int, *
     def run(first: int, stop: int) -> None:
         batch = to_device(take(activations, slice(first, stop)), device)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out.append(model.forward_from(batch, start).float().cpu())
+            out.append(forward(batch).float().cpu())
 
     in_shrinking_batches(num_rows(activations), batch_size, run, doing="scoring the validation set")
     model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
+
+
+def predict_logits(model: TransferModel, activations: Activations, start: int, *,
+                   device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    """Logits in eval mode from cached activations at stage `start`."""
+    return _evaluate_batches(model, activations, lambda x: model.forward_from(x, start), device=device,
+                             batch_size=batch_size)
+
+
+def predict_features(model: TransferModel, activations: Activations, start: int, *,
+                     device: torch.device, batch_size: int = 256) -> torch.Tensor:
+    """The backbone's pooled features (what the head sees) from activations at stage `start`."""
+    return _evaluate_batches(model, activations, lambda x: model.backbone.run(x, start), device=device,
+                             batch_size=batch_size)
 
 
 def _announce_batch_size(callbacks: Sequence[Callback], batch_size: int) -> None:

@@ -12,19 +12,44 @@ import pytest
 
 from tlcore import ConfigError, RunLoadError, TLCoreError, load_run, save_run
 from tlcore.errors import RunExists
-from tlcore.persistence import list_runs, run_folder_name
+from tlcore.persistence import list_runs, load_record, run_folder_name
+from tlcore.record import RunRecord
 
 
 def test_saved_run_predicts_the_same(trained, tmp_path):
     run = save_run(trained, tmp_path / "run")
     assert {p.name for p in run.iterdir()} == {"model.safetensors", "config.json", "metrics.json",
-                                              "history.json", "predictions.csv"}
+                                              "history.json", "predictions.csv", "validation.safetensors",
+                                              "validation.json", "validation"}
     config = json.loads((run / "config.json").read_text())
     assert config["backbone"] == "efficientnet_lite0" and config["classes"] == ["circle", "stripes"]
     assert config["seed"] == 0 and "torch" in config["versions"]
     loaded = load_run(run)
     files = [(e.name, e.data) for e in trained.val_examples]
     assert np.allclose(loaded.predict_proba(files), trained.val_proba, atol=1e-4)
+
+
+def test_a_saved_run_gives_the_insight_views_what_this_session_had(trained, tmp_path):
+    live = RunRecord.from_result(trained)
+    saved = load_record(save_run(trained, tmp_path / "run"))
+    assert saved.classes == live.classes and saved.val_names == live.val_names
+    assert np.array_equal(saved.y_val, live.y_val) and np.allclose(saved.val_proba, live.val_proba)
+    assert saved.report.confusion_matrix == live.report.confusion_matrix
+    assert saved.facts["train_counts"] == live.facts["train_counts"]
+    assert set(saved.features) == {"pretrained", "fine-tuned"}
+    assert np.allclose(saved.features["fine-tuned"], live.features["fine-tuned"])
+    assert saved.pixels.shape == live.pixels.shape  # the images as the model saw them, as JPEG
+    assert (saved.pixels.float() - live.pixels.float()).abs().mean() < 4
+    assert saved.history == live.history
+    assert saved.classifier.classes == live.classes
+
+
+def test_a_run_saved_without_validation_data_says_to_save_again(trained, tmp_path):
+    run = save_run(trained, tmp_path / "run")
+    (run / "validation.safetensors").unlink()
+    with pytest.raises(RunLoadError, match="earlier version"):
+        load_record(run)
+    assert load_run(run).classes == trained.classifier.classes  # it still predicts
 
 
 def test_saving_again_replaces_the_run(trained, tmp_path):
