@@ -64,4 +64,4 @@ def efficientnet_lite0(pretrained: bool) -> BlockBackbone:
     blocks += stages
     blocks.append(("head_conv", nn.Sequential(net._conv_head, net._bn1, nn.ReLU6())))
     pool = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return BlockBackbone(blocks, pool, net._fc.in_features)
+    return BlockBackbone(blocks, pool, net._fc.in_features, imagenet_head=net._fc)

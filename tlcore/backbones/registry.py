@@ -66,12 +66,16 @@ class BackboneInfo:
 class BlockBackbone(nn.Module):
     """A pretrained network cut into named blocks, then a pooling stage giving `num_features`."""
 
-    def __init__(self, blocks: list[tuple[str, nn.Module]], pool: nn.Module, num_features: int):
+    def __init__(self, blocks: list[tuple[str, nn.Module]], pool: nn.Module, num_features: int,
+                 imagenet_head: nn.Module | None = None):
         super().__init__()
         self.block_names = [name for name, _ in blocks]
         self.blocks = nn.ModuleList(module for _, module in blocks)
         self.pool = pool
         self.num_features = num_features
+        # The pretrained network's own 1000-class ImageNet layer, for "what the backbone already knows".
+        # Kept outside the module tree, so it is never trained, moved or saved with a run.
+        object.__setattr__(self, "imagenet_head", imagenet_head)
 
     @property
     def stages(self) -> list[nn.Module]:

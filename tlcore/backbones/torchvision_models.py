@@ -76,7 +76,7 @@ def _resnet(name: str, title: str):
         net = _build(name, title, pretrained)
         stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
         blocks = [("stem", stem)] + [(f"layer{i}", getattr(net, f"layer{i}")) for i in range(1, 5)]
-        return BlockBackbone(blocks, _pool(), net.fc.in_features)
+        return BlockBackbone(blocks, _pool(), net.fc.in_features, imagenet_head=net.fc)
 
     return build
 
@@ -87,7 +87,8 @@ def _features_backbone(name: str, title: str, block_names: tuple[str, ...], num_
     @register(_info(name, title, block_names))
     def build(pretrained: bool) -> BlockBackbone:
         net = _build(name, title, pretrained)
-        return BlockBackbone(list(zip(block_names, net.features)), _pool(), num_features)
+        return BlockBackbone(list(zip(block_names, net.features)), _pool(), num_features,
+                             imagenet_head=net.classifier)
 
     return build
 
@@ -111,4 +112,4 @@ def convnext_tiny(pretrained: bool) -> BlockBackbone:
     blocks = [("stem", f[0]), ("stage1", f[1]), ("stage2", nn.Sequential(f[2], f[3])),
               ("stage3", nn.Sequential(f[4], f[5])), ("stage4", nn.Sequential(f[6], f[7]))]
     pool = nn.Sequential(net.avgpool, net.classifier[0], nn.Flatten())  # the pretrained LayerNorm stays
-    return BlockBackbone(blocks, pool, net.classifier[2].in_features)
+    return BlockBackbone(blocks, pool, net.classifier[2].in_features, imagenet_head=net.classifier[2])

@@ -1,0 +1,88 @@
+"""What a model looks at: Grad-CAM heat maps over images (convolutional backbones), word importance
+by occlusion for texts, and the pretrained backbone's own ImageNet labels."""
+from __future__ import annotations
+
+import functools
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .backbones import Preprocessing, create_backbone, get_backbone_info
+from .classifier import ImageClassifier, TextClassifier
+from .features import normalize
+
+MAX_WORDS = 300  # occlusion re-scores the text once per word; longer texts are read up to here
+_HOOKS = threading.Lock()  # Grad-CAM hooks a layer of a model that several sessions may share
+
+
+def grad_cam(classifier: ImageClassifier, pixels: torch.Tensor, targets: list[int]) -> np.ndarray:
+    """One heat map per image ([n, height, width], 0..1) for its target class: how much each region of
+    the last convolutional block's output raised that class's score (Grad-CAM, via Captum)."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    model = classifier.model
+    x = normalize(pixels.to(classifier.device), classifier.preprocessing).contiguous()
+    with _HOOKS, torch.enable_grad():
+        was_training = model.training
+        model.eval()
+        try:
+            cam = LayerGradCam(model, model.backbone.blocks[-1]).attribute(
+                x, target=torch.as_tensor(targets, device=x.device), relu_attributions=True)
+        finally:
+            model.train(was_training)
+    cam = LayerAttribution.interpolate(cam.detach().float(), tuple(x.shape[-2:]), interpolate_mode="bilinear")
+    cam = cam[:, 0].clamp(min=0).cpu().numpy()
+    peak = cam.reshape(len(cam), -1).max(1).reshape(-1, 1, 1)
+    return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
+
+
+def overlay(pixels: torch.Tensor, heat: np.ndarray, strength: float = 0.55) -> np.ndarray:
+    """An image (uint8 [3, h, w]) with its heat map laid over it in red-yellow, as uint8 [h, w, 3]."""
+    image = pixels.permute(1, 2, 0).numpy().astype(np.float32)
+    colour = np.stack([np.ones_like(heat), heat, np.zeros_like(heat)], -1) * 255  # red, then yellow
+    alpha = strength * heat[..., None]
+    return (image * (1 - alpha) + colour * alpha).clip(0, 255).astype(np.uint8)
+
+
+@dataclass
+class WordImportance:
+    words: list[str]
+    importance: list[float]  # drop in the target class's probability when the word is removed
+    target: int
+    probability: float  # of the target class with every word present
+
+
+def word_importance(classifier: TextClassifier, text: str, target: int | None = None) -> WordImportance:
+    """Remove each word in turn and see how the probability of `target` (default: the predicted
+    class) changes; positive means the word pushed towards that class."""
+    words = text.split()[:MAX_WORDS]
+    variants = [" ".join(words)] + [" ".join(words[:i] + words[i + 1:]) for i in range(len(words))]
+    proba = classifier.predict_proba(variants)
+    target = int(proba[0].argmax()) if target is None else target
+    return WordImportance(words, (proba[0, target] - proba[1:, target]).tolist(), target, float(proba[0, target]))
+
+
+@functools.cache
+def imagenet_labels() -> tuple[str, ...]:
+    """The 1000 ImageNet class names, from torchvision (no download)."""
+    from torchvision.models import ResNet18_Weights
+
+    return tuple(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+class ImagenetModel:
+    """A backbone with its original ImageNet layer, before any training on the user's data."""
+
+    def __init__(self, backbone: str):
+        self.backbone = create_backbone(backbone).eval()
+        self.preprocessing: Preprocessing = get_backbone_info(backbone).preprocessing
+
+    @torch.inference_mode()
+    def top(self, pixels: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:
+        """For each image (uint8 [n, 3, h, w]): its k most likely ImageNet labels with probabilities."""
+        logits = self.backbone.imagenet_head(self.backbone(normalize(pixels, self.preprocessing)))
+        proba, index = torch.softmax(logits.float(), 1).topk(k)
+        names = imagenet_labels()
+        return [[(names[i], float(p)) for p, i in zip(ps, idx)] for ps, idx in zip(proba.tolist(), index.tolist())]
