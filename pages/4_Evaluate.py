@@ -1,70 +1,254 @@
-"""Evaluate: AUC, ROC curves, confusion matrix, per-class scores and every validation prediction."""
+"""Evaluate: honest numbers, a confusion matrix you can click, the threshold, curves, the embedding
+map and what the model looks at; for this session's run or any saved run."""
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, predictions_frame
-from tlcore.exports import csv_text
+from tlcore import TLCoreError, glossary
+from tlcore.embedding_map import methods, project, separation
+from tlcore.explain import grad_cam, overlay, word_importance
+from tlcore.metrics import bootstrap_intervals, majority_baseline, operating_point, pr_curve
 from tlcore.persistence import run_folder_name, runs_dir, save_run, zip_run
-from tlcore.plots import confusion_figure, roc_figure
-from tlcore.ui import image_data_uri, need_result, plain, show_error, workspace
+from tlcore.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
+from tlcore.ui import (
+    THIS_SESSION, chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
+    load_choice, need_result, plain, run_choices, run_label, show_error, workspace,
+)
+from tlcore.data.images import make_thumbnail
 
 st.set_page_config(page_title="Evaluate", page_icon=":material/insights:", layout="wide")
 ws = workspace()
 st.title("Evaluate")
-if need_result(ws):
+explanations_switch()
+choices = run_choices(ws)
+if not choices and need_result(ws):
+    st.stop()
+choice = st.selectbox("Run", choices, format_func=run_label, key="eval_run",
+                      help="This session's training, or a run saved earlier (from the runs folder).")
+record = load_choice(ws, choice)
+if record is None:
+    st.stop()
+
+classes, report, y_val = record.classes, record.report, record.y_val
+binary = len(classes) == 2
+unit = "image" if record.task == "image" else "text"
+key = f"{run_label(choice)}-{ws.job_id if choice == THIS_SESSION else ''}"  # widget keys per run
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def intervals(run_key: str, y: np.ndarray, proba: np.ndarray):
+    return bootstrap_intervals(y, proba)
+
+
+@st.cache_data(show_spinner="Placing the examples on the map...", max_entries=16)
+def projected(run_key: str, features: np.ndarray, method: str) -> np.ndarray:
+    return project(features, method)
+
+
+# The threshold (two classes) decides the answers every view below shows.
+threshold = None
+if binary:
+    threshold = st.slider(f"Threshold: call it '{plain(classes[1])}' from this probability on", 0.0, 1.0, 0.5,
+                          0.01, key=f"threshold-{key}")
+    answers = (record.val_proba[:, 1] >= threshold).astype(int)
+    point = operating_point(y_val, record.val_proba[:, 1], threshold)
+    matrix = point.confusion_matrix
+else:
+    answers, point, matrix = record.y_pred, None, report.confusion_matrix
+accuracy = float(np.mean(answers == y_val))
+
+ci = intervals(key, y_val, record.val_proba)
+counts = record.facts.get("train_counts")
+c1, c2, c3, c4, c5 = st.columns(5)
+auc_text = "n/a" if report.auc is None else f"{report.auc:.3f}"
+c1.metric("AUC", auc_text, help=glossary.AUC)
+if ci["auc"]:
+    c1.caption(f"95% interval {ci['auc'].low:.3f} – {ci['auc'].high:.3f}")
+if counts:
+    majority, baseline = majority_baseline(counts, y_val)
+    c2.metric("Accuracy", f"{accuracy:.1%}", f"{accuracy - baseline:+.1%} vs baseline")
+    c3.metric("Baseline", f"{baseline:.1%}", help=f"Always answering the most common class, '{classes[majority]}'.")
+    c3.caption(f"always '{plain(classes[majority])}'")
+else:
+    c2.metric("Accuracy", f"{accuracy:.1%}")
+if ci["accuracy"] and threshold in (None, 0.5):
+    c2.caption(f"95% interval {ci['accuracy'].low:.1%} – {ci['accuracy'].high:.1%}")
+c4.metric(f"Validation {unit}s", len(y_val))
+c5.metric("Training time", f"{record.facts['timings_s']['total']:.1f}s", help=record.facts.get("device"))
+if report.auc is None:
+    st.warning("AUC cannot be computed: the validation data does not contain every class.")
+for warning in record.warnings():
+    st.warning(plain(warning), icon=":material/warning:")
+explain(glossary.AUC + "\n\n" + glossary.BASELINE)
+
+
+def probability_caption(row: int) -> str:
+    true, predicted = classes[y_val[row]], classes[answers[row]]
+    text = f"{record.val_names[row]} · true {true}, answered {predicted} ({record.val_proba[row, answers[row]]:.2f})"
+    return text if true == predicted else text + f", p({true}) {record.val_proba[row, y_val[row]]:.2f}"
+
+
+def show_examples(rows: np.ndarray, empty: str, key_: str) -> None:
+    """Thumbnails (images) or a table (texts) of validation examples, with their probabilities."""
+    if not len(rows):
+        st.caption(empty)
+        return
+    if record.task == "image":
+        st.image([make_thumbnail(record.image(r)) for r in rows[:24]],
+                 caption=[probability_caption(r) for r in rows[:24]], width=128)
+        if len(rows) > 24:
+            st.caption(f"Showing 24 of {len(rows)}; the CSV below lists all.")
+    else:
+        table = pd.DataFrame({"row": [record.val_names[r] for r in rows], "text": [record.val_texts[r] for r in rows],
+                              "true": [classes[y_val[r]] for r in rows], "answer": [classes[answers[r]] for r in rows],
+                              "confidence": record.val_proba[rows, answers[rows]]})
+        st.dataframe(table, hide_index=True, key=key_, column_config={
+            "text": st.column_config.TextColumn("text", width="large"),
+            "confidence": st.column_config.ProgressColumn("confidence", min_value=0.0, max_value=1.0, format="%.2f")})
+
+
+tab_names = ["Mistakes", "Curves", "Embedding map", "What the model looks at", "All predictions"]
+tabs = dict(zip(tab_names, st.tabs(tab_names)))
+
+with tabs["Mistakes"]:
+    explain(glossary.CONFUSION)
+    cell_key = f"cell-{key}"
+    cells = [None] + [(t, p) for t in range(len(classes)) for p in range(len(classes))]
+    left, right = st.columns([1, 1])
+    with left:
+        event = chart(confusion_figure(matrix, classes), f"confusion-{key}", "confusion-matrix",
+                      on_select="rerun", selection_mode="points")
+        clicked = [p["point_index"] for p in (event.selection.points if event else []) if "point_index" in p]
+        if clicked and st.session_state.get(f"{cell_key}-clicked") != clicked[0]:
+            st.session_state[f"{cell_key}-clicked"] = clicked[0]  # a new click chooses the cell below
+            st.session_state[cell_key] = cells[1 + clicked[0]]
+        csv_download(pd.DataFrame(matrix, index=[f"true {c}" for c in classes],
+                                  columns=[f"answered {c}" for c in classes]).reset_index(names=""),
+                     "confusion-matrix.csv", key=f"cm-csv-{key}")
+    with right:
+        cell = st.selectbox(
+            "Examples in the cell", cells, key=cell_key,
+            format_func=lambda c: ("Click a cell of the matrix, or choose one here" if c is None else
+                                   f"true {classes[c[0]]}, answered {classes[c[1]]} ({matrix[c[0]][c[1]]})"))
+        if cell is not None:
+            show_examples(record.cell_rows(*cell, predictions=answers), "No examples in this cell.",
+                          f"cell-table-{key}")
+    st.subheader("Most confidently wrong")
+    wrong = np.flatnonzero(answers != y_val)
+    wrong = wrong[np.argsort(-record.losses[wrong], kind="stable")]
+    show_examples(wrong[:12], "No mistakes at this threshold." if binary else "No mistakes.", f"wrong-{key}")
+
+with tabs["Curves"]:
+    if binary:
+        explain(glossary.THRESHOLD.format(positive=classes[1]))
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Precision", f"{point.precision:.1%}", help=f"Of the {unit}s called '{classes[1]}', the share that are.")
+        m2.metric("Recall", f"{point.recall:.1%}", help=f"Of the real '{classes[1]}' {unit}s, the share found.")
+        m3.metric("False alarms", f"{point.false_positive_rate:.1%}", help=f"Of the '{classes[0]}' {unit}s, the share "
+                  f"wrongly called '{classes[1]}'.")
+        roc, pr = operating_point_figures(report, pr_curve(y_val, record.val_proba[:, 1]), point)
+        left, right = st.columns(2)
+        with left:
+            chart(roc, f"roc-{key}", "roc-curve")
+        with right:
+            chart(pr, f"pr-{key}", "precision-recall-curve")
+    else:
+        explain(glossary.ROC)
+        chart(roc_figure(report), f"roc-{key}", "roc-curves")
+    curves = pd.DataFrame([{"class": c.label, "false_positive_rate": x, "true_positive_rate": y}
+                           for c in report.roc_curves for x, y in zip(c.fpr, c.tpr)])
+    csv_download(curves, "roc-curves.csv", key=f"roc-csv-{key}")
+    st.subheader("Per class")
+    st.dataframe(pd.DataFrame(report.per_class).round(3), hide_index=True)
+
+with tabs["Embedding map"]:
+    explain(glossary.EMBEDDING + "\n\n" + glossary.SEPARATION)
+    if not record.features:
+        st.info("This run has no saved embeddings. Train it again to see the map.")
+    else:
+        method = st.radio("Layout", methods(), horizontal=True, key=f"map-method-{key}",
+                          help="PCA is instant and keeps large distances; t-SNE and UMAP keep neighbours together.")
+        hover = [probability_caption(r) + (f"<br>{record.val_texts[r][:80]}" if record.val_texts else "")
+                 for r in range(len(y_val))]
+        columns = st.columns(2)
+        picked_row = None
+        for column, (name, title) in zip(columns, (("pretrained", "Pretrained backbone (before training)"),
+                                                    ("fine-tuned", "After training"))):
+            features = record.features[name]
+            with column:
+                points = projected(key + name, features, method)
+                event = chart(embedding_figure(points, y_val, answers, classes, hover, title),
+                              f"map-{name}-{key}", f"embedding-{name}", on_select="rerun", selection_mode="points")
+                score = separation(features, y_val)
+                if score is not None:
+                    st.metric("Separation", f"{score:.2f}", help=glossary.SEPARATION)
+                chosen = [p.get("customdata") for p in (event.selection.points if event else [])]
+                if chosen and isinstance(chosen[0], (int, float)):
+                    picked_row = int(chosen[0])
+        if record.config.trainable_blocks == 0:
+            st.caption("The backbone was frozen (0 trainable blocks), so both maps are the same: only the new "
+                       "last layer learned. Train with trainable blocks to see fine-tuning move the points.")
+        map_frame = pd.DataFrame({"example": record.val_names, "true": [classes[i] for i in y_val],
+                                  "answer": [classes[i] for i in answers]})
+        csv_download(map_frame.assign(**{f"{n}_{a}": projected(key + n, record.features[n], method)[:, i]
+                                         for n in ("pretrained", "fine-tuned") for i, a in enumerate("xy")}),
+                     "embedding-map.csv", key=f"map-csv-{key}")
+        if picked_row is not None:
+            st.markdown(f"**Selected:** {plain(probability_caption(picked_row))}")
+            if record.task == "image":
+                st.image(record.image(picked_row), width=224)
+            else:
+                st.text(record.val_texts[picked_row])
+        else:
+            st.caption("Click a dot to see its example.")
+
+with tabs["What the model looks at"]:
+    order = list(np.argsort(-record.losses, kind="stable"))  # the most surprising examples first
+    row = st.selectbox(f"Validation {unit}", order, key=f"look-{key}", format_func=probability_caption,
+                       help="Sorted by loss: the examples the model found hardest come first.")
+    targets = [int(answers[row])] + ([int(y_val[row])] if answers[row] != y_val[row] else [])
+    if record.task == "image":
+        explain(glossary.GRAD_CAM)
+        with st.spinner("Computing the heat map..."):
+            heat = grad_cam(record.classifier, record.pixels[[row] * len(targets)], targets)
+        columns = st.columns(1 + len(targets))
+        columns[0].image(record.image(row), caption="as the model sees it", width=224)
+        for column, target, h in zip(columns[1:], targets, heat):
+            column.image(overlay(record.pixels[row], h), width=224,
+                         caption=f"where it sees '{classes[target]}' ({record.val_proba[row, target]:.2f})")
+    else:
+        explain(glossary.OCCLUSION)
+        for target in targets:
+            found = word_importance(record.classifier, record.val_texts[row], target)
+            st.markdown(f"Towards **{plain(classes[target])}** (probability {found.probability:.2f}):")
+            st.html(highlighted_words(found.words, found.importance))
+            csv_download(pd.DataFrame({"word": found.words, "importance": found.importance}),
+                         "word-importance.csv", key=f"words-{key}-{target}")
+
+with tabs["All predictions"]:
+    frame = record.predictions()
+    shown = frame.copy()
+    if record.task == "image":
+        shown.insert(0, "image", [image_data_uri(make_thumbnail(record.image(r))) for r in range(len(frame))])
+    only_wrong = st.toggle(f"Show only mistakes ({int((~frame['correct']).sum())})", key=f"only-wrong-{key}")
+    if only_wrong:
+        shown = shown[~shown["correct"]]
+    prob_cols = [c for c in frame.columns if c.startswith("p_")]
+    st.dataframe(shown, hide_index=True, row_height=36 if record.task == "text" else 64, column_config={
+        "image": st.column_config.ImageColumn("image"),
+        "text": st.column_config.TextColumn("text", max_chars=90, width="large"),
+        "loss": st.column_config.NumberColumn("loss", format="%.3f"),
+        **{c: st.column_config.ProgressColumn(c[2:], min_value=0.0, max_value=1.0, format="%.2f") for c in prob_cols}})
+    csv_download(frame, "predictions.csv", "Download predictions (CSV)", key=f"predictions-{key}")
+
+if choice != THIS_SESSION:
+    st.download_button("Download this saved run (zip)", zip_run(record.folder), f"{record.folder.name}.zip",
+                       "application/zip", icon=":material/download:")
     st.stop()
 
 result = ws.result
-report = result.report
-c1, c2, c3, c4 = st.columns(4)
-c1.metric("AUC", "n/a" if report.auc is None else f"{report.auc:.3f}",
-          help="Area under the ROC curve, from predicted probabilities: 1.0 = perfect ranking, 0.5 = guessing."
-               + (" Macro average of one class against the rest." if len(report.classes) > 2 else ""))
-c2.metric("Accuracy", f"{report.accuracy:.1%}")
-c3.metric(f"Validation {ws.dataset.report.unit if ws.dataset else 'example'}s", report.n)
-c4.metric("Training time", f"{result.timings_s['total']:.1f}s", help=result.device)
-if report.auc is None:
-    st.warning("AUC cannot be computed: the validation data does not contain every class.")
-
-left, right = st.columns(2)
-left.plotly_chart(roc_figure(report), key="roc")
-right.plotly_chart(confusion_figure(report), key="confusion")
-
-st.subheader("Per class")
-st.dataframe(pd.DataFrame(report.per_class).round(3), hide_index=True)
-
-st.subheader("Validation predictions")
-frame = predictions_frame(result)
-text_task = result.task == "text"
-shown = frame.copy()
-if not text_task:
-    shown.insert(0, "image", [image_data_uri(e.thumbnail) for e in result.val_examples])
-only_wrong = st.toggle(f"Show only mistakes ({int((~frame['correct']).sum())})")
-if only_wrong:
-    shown = shown[~shown["correct"]]
-prob_cols = [c for c in frame.columns if c.startswith("p_")]
-selection = st.dataframe(
-    shown, hide_index=True, row_height=36 if text_task else 64, key="eval_predictions",
-    on_select="rerun" if text_task else "ignore", selection_mode="single-row",
-    column_config={"image": st.column_config.ImageColumn("image"),
-                   "text": st.column_config.TextColumn("text", max_chars=90, width="large"),
-                   **{c: st.column_config.ProgressColumn(c[2:], min_value=0.0, max_value=1.0, format="%.2f")
-                      for c in prob_cols}},
-)
-if text_task:
-    rows = selection.selection.rows if selection else []
-    if rows:
-        picked = shown.iloc[rows[0]]
-        st.markdown(f"**{picked['row']}**: true class **{plain(picked['true'])}**, "
-                    f"predicted **{plain(picked['predicted'])}**")
-        st.text(picked["text"])
-    else:
-        st.caption("Select a row to read its full text.")
-st.download_button("Download predictions (CSV)", csv_text(frame),
-                   "predictions.csv", "text/csv", icon=":material/download:")
-
 st.subheader("Save this model")
 name = st.text_input("Run name", value=f"{result.config.backbone}-k{result.config.trainable_blocks}-{ws.job_id}",
                      help="Letters, digits, dots, dashes and underscores; anything else becomes a dash.")

@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .metrics import EvalReport
+from .metrics import EvalReport, OperatingPoint, PrCurve
 from .training import EpochLog
+
+PALETTE = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
 
 
 def _text(label: str) -> str:
@@ -31,17 +35,6 @@ def roc_figure(report: EvalReport) -> go.Figure:
     return fig
 
 
-def confusion_figure(report: EvalReport) -> go.Figure:
-    classes = [_text(c) for c in report.classes]
-    fig = go.Figure(go.Heatmap(
-        z=report.confusion_matrix, x=classes, y=classes, colorscale="Blues",
-        text=report.confusion_matrix, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-    ))
-    fig.update_layout(title="Confusion matrix", xaxis_title="Predicted class", yaxis_title="True class",
-                      yaxis_autorange="reversed", xaxis_type="category", yaxis_type="category", height=450)
-    return fig
-
-
 def history_figure(history: list[EpochLog]) -> go.Figure:
     epochs = [h.epoch for h in history]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
@@ -53,4 +46,98 @@ def history_figure(history: list[EpochLog]) -> go.Figure:
                                      line={"dash": dash}), row=1, col=col)
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=320, margin={"t": 40, "b": 10})
+    return fig
+
+
+def confusion_figure(matrix: list[list[int]], classes: list[str], title: str = "Confusion matrix",
+                               selected: tuple[int, int] | None = None) -> go.Figure:
+    """The confusion matrix as one square marker per cell (row-major: point index = true * k + predicted),
+    so a click selects a cell; plotly heat maps report no clicks."""
+    k = len(classes)
+    names = [_text(c) for c in classes]
+    cells = [(t, p) for t in range(k) for p in range(k)]
+    counts = [matrix[t][p] for t, p in cells]
+    size = max(14, min(90, 330 // k))
+    fig = go.Figure(go.Scatter(
+        x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers+text",
+        text=[str(c) for c in counts], textfont={"size": max(9, min(16, size // 3))},
+        marker={"symbol": "square", "size": size, "color": counts, "colorscale": "Blues", "showscale": False,
+                "line": {"width": [3 if cell == selected else 0 for cell in cells], "color": "#d62728"}},
+        hovertemplate="true %{y}, predicted %{x}: %{text}<br>click to see them<extra></extra>",
+    ))
+    fig.update_layout(title=title, xaxis_title="Predicted class", yaxis_title="True class", height=450,
+                      xaxis={"type": "category", "categoryorder": "array", "categoryarray": names},
+                      yaxis={"type": "category", "categoryorder": "array", "categoryarray": names[::-1]},
+                      clickmode="event+select", dragmode=False, plot_bgcolor="white")
+    return fig
+
+
+def operating_point_figures(report: EvalReport, pr: PrCurve, point: OperatingPoint | None) -> tuple[go.Figure, go.Figure]:
+    """The ROC curve and the precision-recall curve, each with the threshold's point marked."""
+    roc = roc_figure(report)
+    positive = _text(report.classes[1])
+    pr_fig = go.Figure(go.Scatter(x=pr.recall, y=pr.precision, mode="lines",
+                                  name=f"'{positive}' (average precision {pr.average_precision or 0:.3f})"))
+    pr_fig.update_layout(title="Precision-recall curve", xaxis_title=f"Recall (share of '{positive}' found)",
+                         yaxis_title="Precision (share of alarms that are right)", xaxis_range=[0, 1],
+                         yaxis_range=[0, 1.02], height=450, showlegend=True, legend={"font": {"size": 11}})
+    if point is not None:
+        label = f"threshold {point.threshold:.2f}"
+        roc.add_trace(go.Scatter(x=[point.false_positive_rate], y=[point.recall], mode="markers", name=label,
+                                 marker={"size": 14, "color": "#d62728"}))
+        pr_fig.add_trace(go.Scatter(x=[point.recall], y=[point.precision], mode="markers", name=label,
+                                    marker={"size": 14, "color": "#d62728"}))
+    return roc, pr_fig
+
+
+def embedding_figure(points, y_true, y_pred, classes: list[str], hover: list[str], title: str) -> go.Figure:
+    """Validation examples as dots coloured by true class; mistakes drawn as crosses."""
+    fig = go.Figure()
+    for i, name in enumerate(classes):
+        for wrong in (False, True):
+            rows = [r for r in range(len(y_true)) if y_true[r] == i and (y_pred[r] != y_true[r]) == wrong]
+            if not rows:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[points[r][0] for r in rows], y=[points[r][1] for r in rows], mode="markers",
+                name=f"{_text(name)}{' (wrong)' if wrong else ''}", legendgroup=str(i),
+                marker={"symbol": "x" if wrong else "circle", "size": 11 if wrong else 8,
+                        "color": PALETTE[i % len(PALETTE)], "line": {"width": 1, "color": "black"} if wrong else None},
+                text=[hover[r] for r in rows], customdata=rows,
+                hovertemplate="%{text}<extra></extra>",
+            ))
+    fig.update_layout(title=title, height=430, xaxis={"showticklabels": False, "title": ""},
+                      yaxis={"showticklabels": False, "title": ""}, legend={"font": {"size": 11}})
+    return fig
+
+
+def runs_roc_figure(runs: list[tuple[str, EvalReport]]) -> go.Figure:
+    """One ROC curve per run (binary: the positive class; otherwise the first class against the rest is
+    not a fair summary, so the macro AUC is given in the name and each class's curve averaged)."""
+    fig = go.Figure()
+    fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dash", "color": "grey"})
+    for name, report in runs:
+        curves = [c for c in report.roc_curves if c.auc is not None]
+        if not curves:
+            continue
+        grid = np.linspace(0, 1, 101)
+        tpr = np.mean([np.interp(grid, c.fpr, c.tpr) for c in curves], axis=0)
+        fig.add_trace(go.Scatter(x=grid, y=tpr, mode="lines", name=f"{_text(name)} (AUC {report.auc or 0:.3f})"))
+    fig.update_layout(title="ROC curves" + (" (mean over classes)" if any(len(r.classes) > 2 for _, r in runs) else ""),
+                      xaxis_title="False positive rate", yaxis_title="True positive rate", xaxis_range=[0, 1],
+                      yaxis_range=[0, 1.02], height=430, legend={"font": {"size": 11}})
+    return fig
+
+
+def runs_history_figure(runs: list[tuple[str, list[EpochLog]]]) -> go.Figure:
+    """Validation loss and accuracy per epoch, one line per run."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"))
+    for i, (name, history) in enumerate(runs):
+        colour = PALETTE[i % len(PALETTE)]
+        for col, metric in ((1, "val_loss"), (2, "val_accuracy")):
+            fig.add_trace(go.Scatter(x=[h.epoch for h in history], y=[getattr(h, metric) for h in history],
+                                     mode="lines+markers", name=_text(name), legendgroup=name,
+                                     showlegend=col == 1, line={"color": colour}), row=1, col=col)
+    fig.update_xaxes(title_text="epoch")
+    fig.update_layout(height=340, margin={"t": 40, "b": 10})
     return fig

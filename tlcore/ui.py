@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import streamlit as st
 from PIL import Image
@@ -14,10 +16,13 @@ from .config import TrainConfig
 from .data import (
     LabelledDataset, Table, build_dataset, build_text_dataset, digits_sample, read_table, text_sample,
 )
-from .errors import TLCoreError
+from .errors import RunLoadError, TLCoreError
+from .exports import csv_text
 from .experiment import TrainResult
 from .freezing import FreezeSummary, freeze_summary
 from .model import TransferModel
+from .persistence import list_runs, load_record, load_run
+from .record import RunRecord
 from .tasks import default_config
 
 KEY = "tl_workspace"
@@ -34,6 +39,7 @@ class Workspace:
     config: TrainConfig = field(default_factory=TrainConfig)
     job_id: str | None = None
     loaded_key: str | None = None  # which upload the dataset came from (skip re-reading on reruns)
+    record: tuple[str, RunRecord] | None = None  # (job id, its RunRecord), built once per finished run
 
     @property
     def job(self) -> jobs.TrainingJob | None:
@@ -140,3 +146,74 @@ def backbone_title(name: str) -> str:
 def cached_table(data: bytes, name: str) -> Table:
     """A table read once per content (widget changes rerun the page without re-reading the file)."""
     return read_table(data, name)
+
+
+@st.cache_resource(show_spinner="Loading the saved model...", max_entries=4)
+def cached_run(path: str, mtime: float):
+    """A saved run's classifier, loaded once per folder version (shared read-only by every session)."""
+    return load_run(path)
+
+
+@st.cache_resource(show_spinner="Reading the saved run...", max_entries=8)
+def _saved_record(path: str, mtime: float) -> RunRecord:
+    record = load_record(path)
+    record.load_classifier = lambda: cached_run(path, mtime)
+    return record
+
+
+THIS_SESSION = "This session's run"
+
+
+def run_choices(ws: Workspace) -> list[str]:
+    """This session's finished run (if any), then every saved run folder, newest first."""
+    return ([THIS_SESSION] if ws.result is not None else []) + [str(p) for p in list_runs()]
+
+
+def run_label(choice: str) -> str:
+    return choice if choice == THIS_SESSION else Path(choice).name
+
+
+def load_choice(ws: Workspace, choice: str) -> RunRecord | None:
+    """The RunRecord behind a run_choices entry; None (after a clear message) if it cannot be read."""
+    if choice == THIS_SESSION:
+        if ws.record is None or ws.record[0] != ws.job_id:
+            ws.record = (ws.job_id, RunRecord.from_result(ws.result))
+        return ws.record[1]
+    try:
+        return _saved_record(choice, Path(choice).stat().st_mtime)
+    except (TLCoreError, OSError) as exc:
+        show_error(exc if isinstance(exc, TLCoreError) else RunLoadError(f"'{choice}' cannot be read ({exc})."))
+        return None
+
+
+def explain(text: str) -> None:
+    """A plain-language explanation, unless the reader switched them off in the sidebar."""
+    if st.session_state.get("show_explanations", True):
+        st.info(text, icon=":material/school:")
+
+
+def explanations_switch() -> None:
+    st.sidebar.toggle("Explain the charts", value=True, key="show_explanations",
+                      help="Short explanations in plain language beside each chart.")
+
+
+def chart(figure, key: str, filename: str, **options):
+    """A plotly chart whose camera button saves a PNG named after the view."""
+    return st.plotly_chart(figure, key=key, config={"toImageButtonOptions": {"filename": filename, "scale": 2}},
+                           **options)
+
+
+def csv_download(frame, filename: str, label: str = "Download the data (CSV)", key: str | None = None) -> None:
+    st.download_button(label, csv_text(frame), filename, "text/csv", icon=":material/download:", key=key)
+
+
+def highlighted_words(words: list[str], importance: list[float]) -> str:
+    """Words as HTML spans, green when they pushed towards the class and red when away (escaped)."""
+    scale = max((abs(v) for v in importance), default=0) or 1.0
+    spans = []
+    for word, value in zip(words, importance):
+        alpha = min(abs(value) / scale, 1.0) * 0.75
+        colour = f"rgba(44,160,44,{alpha:.2f})" if value > 0 else f"rgba(214,39,40,{alpha:.2f})"
+        spans.append(f'<span title="{value:+.3f}" style="background:{colour};padding:2px 3px;border-radius:3px">'
+                     f"{html.escape(word)}</span>")
+    return '<div style="line-height:2.1">' + " ".join(spans) + "</div>"

@@ -147,7 +147,7 @@ def test_text_evaluate_and_predict_pages(trained_text, text_dataset, tmp_path, m
     job.wait(30)
     ws = Workspace(task="text", dataset=text_dataset, job_id=job.job_id, config=trained_text.config)
     app = page("pages/4_Evaluate.py", ws)
-    assert not app.exception and app.metric[2].label == "Validation texts"
+    assert not app.exception and app.metric[3].label == "Validation texts"
     app = page("pages/5_Predict.py", ws)
     app.text_area(key="predict_texts").set_value("It will snow tomorrow.\nThe orchestra played.").run()
     assert not app.exception

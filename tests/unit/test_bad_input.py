@@ -296,7 +296,7 @@ def test_plot_labels_show_html_as_text():
 
     report = evaluate(np.array([0, 1, 0, 1]), np.array([[.9, .1], [.2, .8], [.6, .4], [.3, .7]]),
                       classes=["<b>cat</b>", "<a href='x'>dog</a>"])
-    assert "&lt;b&gt;cat&lt;/b&gt;" in confusion_figure(report).data[0].x
+    assert "&lt;b&gt;cat&lt;/b&gt;" in confusion_figure(report.confusion_matrix, report.classes).data[0].x
     assert all("<" not in trace.name for trace in roc_figure(report).data)
 
 

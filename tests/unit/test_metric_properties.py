@@ -111,4 +111,4 @@ def test_bootstrap_gives_no_auc_interval_when_auc_is_undefined():
 
 
 def test_majority_baseline_uses_the_most_common_training_class():
-    assert majority_baseline([0, 1, 1, 1, 2], [1, 1, 0, 2]) == (1, 0.5)
+    assert majority_baseline([1, 3, 1], [1, 1, 0, 2]) == (1, 0.5)

@@ -1,0 +1,41 @@
+"""Plain-language explanations shown beside each insight view (hideable), for people who have never
+trained a model."""
+
+AUC = ("**AUC** (area under the ROC curve) asks: if I pick one example of a class and one that is not, how often "
+       "does the model give the real one the higher probability? 1.0 means always, 0.5 means it is guessing. "
+       "It is computed from the model's probabilities, not its final answers: the answers throw away how sure "
+       "the model was, and that is exactly what AUC measures.")
+BASELINE = ("**Baseline**: the accuracy of a 'model' that always answers the most common class. A real model "
+            "must beat it; on imbalanced data the baseline can look high. **95% interval**: the range the "
+            "number would likely fall in with another validation set of the same size (bootstrap: we resample "
+            "the validation examples 1,000 times). Wide intervals mean: too few examples to be sure.")
+CONFUSION = ("**Confusion matrix**: each row is the true class, each column the model's answer. The diagonal holds "
+             "the right answers; every other cell is a kind of mistake. **Click a cell** to see the examples in it. "
+             "The **most confidently wrong** examples are the ones the model was surest about and still got wrong "
+             "(highest loss); they often reveal mislabelled data or a class that needs more varied examples.")
+THRESHOLD = ("With two classes the model gives each example a probability of being '{positive}'. The **threshold** "
+             "decides from which probability on we call it '{positive}'. Lower it and the model finds more of "
+             "them (higher recall) but raises more false alarms (lower precision); raise it and the opposite. "
+             "The dot on each curve is where this threshold puts you. AUC does not change: it covers every threshold.")
+ROC = ("The **ROC curve** shows every threshold at once: how many real positives are found (up) against how many "
+       "negatives are wrongly flagged (right). The dashed diagonal is guessing. The **precision-recall curve** is "
+       "the better read when the class you care about is rare.")
+EMBEDDING = ("Each dot is a validation example, placed by the backbone's features (squeezed from hundreds of "
+             "numbers to two, so distances are approximate). Colour is the true class; a cross marks a mistake. "
+             "Left: the pretrained backbone before training. Right: after fine-tuning. When classes form separate "
+             "clusters the new layer has an easy job. A frozen backbone (0 trainable blocks) cannot move the "
+             "dots, which is why it needs few examples: it reuses what it learned on ImageNet.")
+SEPARATION = ("**Separation** (silhouette score, -1 to 1) measures the same in the full feature space: higher "
+              "means each example sits closer to its own class than to the others.")
+GRAD_CAM = ("The **heat map** (Grad-CAM) shows which parts of the image raised the score of the class shown: red "
+            "and yellow areas mattered most. If the model looks at the background instead of the object, it "
+            "learned a shortcut: add photos with varied backgrounds.")
+OCCLUSION = ("**Word importance**: each word is removed in turn and the text scored again. Green words pushed the "
+             "model towards the class shown (removing them lowers its probability), red words pushed away.")
+IMAGENET = ("Before any training, the backbone already recognises 1,000 everyday categories from ImageNet (the "
+            "photos it was trained on). These are its own top guesses. Transfer learning starts from this "
+            "knowledge and only teaches a new last layer (and, if you allow it, the top blocks).")
+COMPARE = ("Runs side by side. The core lesson: **0 trainable blocks** uses the pretrained backbone as a fixed "
+           "feature extractor (fast, needs few examples); each extra block lets training change more of the "
+           "backbone (slower, more parameters, and it can overfit small data). Compare AUC and its interval "
+           "before concluding that one run is better.")
