@@ -45,8 +45,9 @@ with right:
 st.subheader("3. Then")
 st.markdown(
     "**Model**: choose a backbone and how many blocks to fine-tune · **Train**: watch the curves · "
-    "**Evaluate**: AUC, ROC curves, confusion matrix, every prediction · **Predict**: try new examples "
-    "and save the model."
+    "**Evaluate**: AUC with its interval, a confusion matrix you can click, the threshold, the embedding map "
+    "and what the model looks at · **Predict**: try new examples and see what the backbone already knew · "
+    "**Compare**: runs side by side, or a sweep over trainable blocks."
 )
 if ws.dataset is not None:
     st.success(f"Data loaded: {plain(ws.data_label)} ({len(ws.dataset)} {ws.dataset.report.unit}s, "

@@ -13,7 +13,7 @@ from tlcore.metrics import bootstrap_intervals, majority_baseline, operating_poi
 from tlcore.persistence import run_folder_name, runs_dir, save_run, zip_run
 from tlcore.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
 from tlcore.ui import (
-    THIS_SESSION, chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
+    chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
     load_choice, need_result, plain, run_choices, run_label, show_error, workspace,
 )
 from tlcore.data.images import make_thumbnail
@@ -34,7 +34,8 @@ if record is None:
 classes, report, y_val = record.classes, record.report, record.y_val
 binary = len(classes) == 2
 unit = "image" if record.task == "image" else "text"
-key = f"{run_label(choice)}-{ws.job_id if choice == THIS_SESSION else ''}"  # widget keys per run
+session = ws.session_runs()
+key = f"{run_label(choice)}-{session[choice][0] if choice in session else ''}"  # widget keys per run
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -243,14 +244,15 @@ with tabs["All predictions"]:
         **{c: st.column_config.ProgressColumn(c[2:], min_value=0.0, max_value=1.0, format="%.2f") for c in prob_cols}})
     csv_download(frame, "predictions.csv", "Download predictions (CSV)", key=f"predictions-{key}")
 
-if choice != THIS_SESSION:
+if choice not in session:
     st.download_button("Download this saved run (zip)", zip_run(record.folder), f"{record.folder.name}.zip",
                        "application/zip", icon=":material/download:")
     st.stop()
 
-result = ws.result
+job_id, result = session[choice]
 st.subheader("Save this model")
-name = st.text_input("Run name", value=f"{result.config.backbone}-k{result.config.trainable_blocks}-{ws.job_id}",
+name = st.text_input("Run name", value=f"{result.config.backbone}-k{result.config.trainable_blocks}-{job_id}",
+                     key=f"run-name-{key}",
                      help="Letters, digits, dots, dashes and underscores; anything else becomes a dash.")
 if st.button("Save", icon=":material/save:"):
     mine = st.session_state.setdefault("eval_saved_here", set())  # runs this session may replace

@@ -1,23 +1,31 @@
-"""Predict: new images or texts through the model trained here or a saved run; CSV download."""
+"""Predict: new images or texts through the model trained here or a saved run; CSV download; a
+closer look at one input (heat map or word importance, and the backbone's own ImageNet labels)."""
 from pathlib import Path
 
+import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, load_run
+from tlcore import TLCoreError, glossary
 from tlcore.data import texts_from_upload
 from tlcore.data.images import decode_image, make_thumbnail
 from tlcore.exports import csv_text
+from tlcore.explain import ImagenetModel, grad_cam, overlay, word_importance
+from tlcore.features import load_pixels
 from tlcore.persistence import list_runs
-from tlcore.ui import image_data_uri, plain, show_error, workspace
+from tlcore.ui import (
+    cached_run, csv_download, explain, explanations_switch, highlighted_words, image_data_uri, plain, show_error,
+    workspace,
+)
 
 st.set_page_config(page_title="Predict", page_icon=":material/online_prediction:", layout="wide")
 ws = workspace()
 st.title("Predict")
+explanations_switch()
 
 
-@st.cache_resource(show_spinner="Loading the saved model...", max_entries=4)
-def cached_run(path: str, mtime: float):
-    return load_run(path)
+@st.cache_resource(show_spinner="Loading the pretrained backbone...", max_entries=2)
+def imagenet_model(backbone: str) -> ImagenetModel:
+    return ImagenetModel(backbone)
 
 
 sources = (["The model trained in this session"] if ws.result is not None else []) + [str(p) for p in list_runs()]
@@ -64,6 +72,13 @@ if classifier.task == "text":
                        **{c: st.column_config.NumberColumn(c[2:], format="%.3f") for c in prob_cols}},
     )
     download(table)
+    st.subheader("Look closer")
+    explain(glossary.OCCLUSION)
+    text = st.selectbox("Text", texts, key="predict_look_text")
+    found = word_importance(classifier, text)
+    st.markdown(f"Towards **{plain(classifier.classes[found.target])}** (probability {found.probability:.2f}):")
+    st.html(highlighted_words(found.words, found.importance))
+    csv_download(pd.DataFrame({"word": found.words, "importance": found.importance}), "word-importance.csv")
     st.stop()
 
 files = st.file_uploader("Images to classify", accept_multiple_files=True,
@@ -93,3 +108,28 @@ st.dataframe(
                    **{c: st.column_config.NumberColumn(c[2:], format="%.3f") for c in prob_cols}},
 )
 download(table)
+
+readable = [i for i in range(len(pairs)) if "problem" not in table.columns or pd.isna(table["problem"][i])]
+if not readable:
+    st.stop()
+st.subheader("Look closer")
+row = st.selectbox("Image", readable, format_func=lambda i: pairs[i][0], key="predict_look_image")
+pixels = load_pixels([pairs[row]], classifier.preprocessing)
+predicted = int(classifier.classes.index(table["predicted"][row]))
+left, middle, right = st.columns(3)
+left.image(pixels[0].permute(1, 2, 0).numpy(), caption="as the model sees it", width=224)
+with st.spinner("Computing the heat map..."):
+    heat = grad_cam(classifier, pixels, [predicted])[0]
+middle.image(overlay(pixels[0], heat), width=224,
+             caption=f"where it sees '{classifier.classes[predicted]}' ({table['confidence'][row]:.2f})")
+with right:
+    st.markdown("**What the backbone already knew** (ImageNet, before training)")
+    try:
+        top = imagenet_model(classifier.backbone).top(pixels)[0]
+    except TLCoreError as exc:
+        show_error(exc)
+    else:
+        st.dataframe(pd.DataFrame(top, columns=["ImageNet label", "probability"]), hide_index=True,
+                     column_config={"probability": st.column_config.ProgressColumn(
+                         "probability", min_value=0.0, max_value=1.0, format="%.2f")})
+explain(glossary.GRAD_CAM + "\n\n" + glossary.IMAGENET)

@@ -49,25 +49,29 @@ def history_figure(history: list[EpochLog]) -> go.Figure:
     return fig
 
 
-def confusion_figure(matrix: list[list[int]], classes: list[str], title: str = "Confusion matrix",
-                               selected: tuple[int, int] | None = None) -> go.Figure:
+def confusion_figure(matrix: list[list[int]], classes: list[str], title: str = "Confusion matrix") -> go.Figure:
     """The confusion matrix as one square marker per cell (row-major: point index = true * k + predicted),
     so a click selects a cell; plotly heat maps report no clicks."""
     k = len(classes)
     names = [_text(c) for c in classes]
     cells = [(t, p) for t in range(k) for p in range(k)]
     counts = [matrix[t][p] for t, p in cells]
-    size = max(14, min(90, 330 // k))
+    top = max(max(counts), 1)
+    size = max(12, min(80, 400 // k))
     fig = go.Figure(go.Scatter(
         x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers+text",
-        text=[str(c) for c in counts], textfont={"size": max(9, min(16, size // 3))},
-        marker={"symbol": "square", "size": size, "color": counts, "colorscale": "Blues", "showscale": False,
-                "line": {"width": [3 if cell == selected else 0 for cell in cells], "color": "#d62728"}},
+        text=[str(c) for c in counts],
+        textfont={"size": max(9, min(18, size // 3)), "color": ["white" if c > top / 2 else "#222" for c in counts]},
+        marker={"symbol": "square", "size": size, "color": counts, "colorscale": "Blues", "cmin": 0, "cmax": top,
+                "line": {"width": 1, "color": "#ccc"}},
+        selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0.55}},
         hovertemplate="true %{y}, predicted %{x}: %{text}<br>click to see them<extra></extra>",
     ))
-    fig.update_layout(title=title, xaxis_title="Predicted class", yaxis_title="True class", height=450,
-                      xaxis={"type": "category", "categoryorder": "array", "categoryarray": names},
-                      yaxis={"type": "category", "categoryorder": "array", "categoryarray": names[::-1]},
+    fig.update_layout(title=title, xaxis_title="Predicted class", yaxis_title="True class",
+                      height=min(900, 160 + k * (size + 4)), width=None,
+                      xaxis={"type": "category", "categoryorder": "array", "categoryarray": names, "showgrid": False},
+                      yaxis={"type": "category", "categoryorder": "array", "categoryarray": names[::-1],
+                             "showgrid": False, "scaleanchor": "x"},
                       clickmode="event+select", dragmode=False, plot_bgcolor="white")
     return fig
 

@@ -26,6 +26,7 @@ from .record import RunRecord
 from .tasks import default_config
 
 KEY = "tl_workspace"
+THIS_SESSION = "This session's run"
 
 
 @dataclass
@@ -39,7 +40,8 @@ class Workspace:
     config: TrainConfig = field(default_factory=TrainConfig)
     job_id: str | None = None
     loaded_key: str | None = None  # which upload the dataset came from (skip re-reading on reruns)
-    record: tuple[str, RunRecord] | None = None  # (job id, its RunRecord), built once per finished run
+    sweep_job_id: str | None = None  # a depth sweep started on the Compare page
+    records: dict = field(default_factory=dict)  # (job id, run label) -> RunRecord, built once per run
 
     @property
     def job(self) -> jobs.TrainingJob | None:
@@ -50,6 +52,20 @@ class Workspace:
         job = self.job
         return job.result if job is not None and isinstance(job.result, TrainResult) else None
 
+    @property
+    def sweep_job(self) -> jobs.TrainingJob | None:
+        return jobs.get_job(self.sweep_job_id)
+
+    def session_runs(self) -> dict[str, tuple[str, TrainResult]]:
+        """Finished runs of this session by label: the Train page's run, then each depth of a sweep.
+        Values are (job id, result)."""
+        runs = {THIS_SESSION: (self.job_id, self.result)} if self.result is not None else {}
+        sweep = self.sweep_job
+        if sweep is not None and isinstance(sweep.result, list):
+            for result in sweep.result:
+                runs[sweep_label(result.config.trainable_blocks)] = (sweep.job_id, result)
+        return runs
+
     def set_task(self, task: str) -> None:
         """Switching between images and texts starts over: other data, other backbones."""
         if task != self.task:
@@ -59,6 +75,7 @@ class Workspace:
     def set_data(self, dataset: LabelledDataset | None, label: str, key: str | None) -> None:
         """New data makes any earlier model stale: forget it (a running job carries on unseen)."""
         self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
+        self.sweep_job_id, self.records = None, {}
 
     def use_sample(self) -> None:
         """The sample of the current task: handwritten digits, or short texts on three topics."""
@@ -161,24 +178,27 @@ def _saved_record(path: str, mtime: float) -> RunRecord:
     return record
 
 
-THIS_SESSION = "This session's run"
+def sweep_label(trainable_blocks: int) -> str:
+    return f"Sweep: {trainable_blocks} trainable block{'' if trainable_blocks == 1 else 's'}"
 
 
 def run_choices(ws: Workspace) -> list[str]:
-    """This session's finished run (if any), then every saved run folder, newest first."""
-    return ([THIS_SESSION] if ws.result is not None else []) + [str(p) for p in list_runs()]
+    """This session's finished runs (Train page, then sweep), then every saved run folder, newest first."""
+    return list(ws.session_runs()) + [str(p) for p in list_runs()]
 
 
 def run_label(choice: str) -> str:
-    return choice if choice == THIS_SESSION else Path(choice).name
+    return choice if choice == THIS_SESSION or choice.startswith("Sweep: ") else Path(choice).name
 
 
 def load_choice(ws: Workspace, choice: str) -> RunRecord | None:
     """The RunRecord behind a run_choices entry; None (after a clear message) if it cannot be read."""
-    if choice == THIS_SESSION:
-        if ws.record is None or ws.record[0] != ws.job_id:
-            ws.record = (ws.job_id, RunRecord.from_result(ws.result))
-        return ws.record[1]
+    session = ws.session_runs()
+    if choice in session:
+        job_id, result = session[choice]
+        if (job_id, choice) not in ws.records:
+            ws.records[(job_id, choice)] = RunRecord.from_result(result, choice)
+        return ws.records[(job_id, choice)]
     try:
         return _saved_record(choice, Path(choice).stat().st_mtime)
     except (TLCoreError, OSError) as exc:

@@ -1,0 +1,122 @@
+"""Compare: runs side by side (AUC, accuracy, time, trainable parameters, curves overlaid), and a depth
+sweep that trains the same data at several trainable-block depths."""
+import pandas as pd
+import streamlit as st
+
+from tlcore import glossary, jobs
+from tlcore.backbones import get_backbone_info
+from tlcore.heads import SKLEARN_HEADS
+from tlcore.metrics import bootstrap_intervals
+from tlcore.plots import runs_history_figure, runs_roc_figure
+from tlcore.sweep import sweep_depths
+from tlcore.ui import (
+    chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label, workspace,
+)
+
+st.set_page_config(page_title="Compare", page_icon=":material/compare:", layout="wide")
+ws = workspace()
+st.title("Compare runs")
+explanations_switch()
+explain(glossary.COMPARE)
+
+st.subheader("Depth sweep")
+if ws.dataset is None:
+    st.caption("Load data on the Data page to run a sweep over trainable blocks. Saved runs can be compared below.")
+else:
+    cfg = ws.config
+    info = get_backbone_info(cfg.backbone)
+    if cfg.head in SKLEARN_HEADS or info.classic:
+        st.caption(f"A sweep needs a pretrained network and a trainable head: {plain(info.title)} with this head "
+                   "only trains at 0 blocks. Pick another backbone or head on the Model page.")
+    else:
+        default = sorted({0, 1, 2, info.num_blocks} & set(range(info.num_blocks + 1)))
+        with st.form("sweep"):
+            depths = st.multiselect("Trainable blocks to try", list(range(info.num_blocks + 1)), default,
+                                    help=f"{info.title} has {info.num_blocks} blocks. Each depth is one training run "
+                                         "with every other setting from the Train page; the frozen part is "
+                                         "computed once per depth and reused next time.")
+            start = st.form_submit_button("Run the sweep", type="primary", icon=":material/play_arrow:",
+                                          disabled=bool(ws.dataset.report.problems()))
+        sweep = ws.sweep_job
+        running = sweep is not None and not sweep.snapshot().finished
+        if start and running:
+            st.warning("A sweep is already running. Wait for it or cancel it first.")
+        elif start and not depths:
+            st.warning("Choose at least one depth.")
+        elif start:
+            dataset, val_dataset, order = ws.dataset, ws.val_dataset, sorted(depths)
+            job = jobs.submit(lambda callbacks: sweep_depths(dataset, cfg, order, val_dataset=val_dataset,
+                                                             callbacks=callbacks),
+                              cfg.epochs, context={"config": cfg, "task": ws.task})
+            ws.sweep_job_id = job.job_id
+
+        polling = ws.sweep_job is not None and not ws.sweep_job.snapshot().finished
+
+        @st.fragment(run_every=1.0 if polling else None)
+        def sweep_progress() -> None:
+            job = ws.sweep_job
+            if job is None:
+                return
+            snap = job.snapshot()
+            if polling and snap.finished:
+                st.rerun()
+            if snap.status in (jobs.QUEUED, jobs.RUNNING):
+                place = f" (place {snap.queue_place} in the queue)" if snap.queue_place else ""
+                fraction = snap.done / snap.total if snap.total else 0.0
+                st.progress(fraction, text=f"{snap.phase}{place}: {snap.done} of {snap.total}")
+                if st.button("Cancel the sweep", icon=":material/stop:"):
+                    job.cancel()
+            elif snap.status == jobs.FAILED:
+                st.error(plain(snap.error or "The sweep failed."), icon=":material/error:")
+            elif snap.status == jobs.CANCELLED:
+                st.warning("The sweep was cancelled.")
+            else:
+                st.success(f"Sweep done: {len(job.result)} runs, selected below. Each can also be opened on the "
+                           "Evaluate page.")
+
+        sweep_progress()
+
+st.subheader("Side by side")
+choices = run_choices(ws)
+if not choices:
+    st.info("No runs yet: train one on the Train page, run a sweep above, or save runs from the Evaluate page.")
+    st.stop()
+default = [c for c in choices if c.startswith("Sweep: ")] or choices[:2]
+chosen = st.multiselect("Runs", choices, default, format_func=run_label, key="compare_runs")
+records = [r for r in (load_choice(ws, c) for c in chosen) if r is not None]
+if not records:
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def auc_interval(label: str, y, proba) -> str:
+    interval = bootstrap_intervals(y, proba)["auc"]
+    return "" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
+
+
+table = pd.DataFrame([{
+    "run": r.label, "backbone": r.config.backbone, "trainable blocks": r.config.trainable_blocks,
+    "head": r.config.head, "AUC": r.report.auc, "AUC 95% interval": auc_interval(r.label, r.y_val, r.val_proba),
+    "accuracy": r.report.accuracy, "training time (s)": r.facts["timings_s"]["total"],
+    "trainable parameters": r.facts.get("trainable_params"), "epochs run": r.facts.get("epochs_run"),
+    "validation examples": len(r.y_val),
+} for r in records])
+st.dataframe(table, hide_index=True, column_config={
+    "AUC": st.column_config.NumberColumn(format="%.3f"),
+    "accuracy": st.column_config.NumberColumn(format="percent"),
+    "training time (s)": st.column_config.NumberColumn(format="%.1f"),
+    "trainable parameters": st.column_config.NumberColumn(format="localized")})
+csv_download(table, "runs-compared.csv", key="compare_csv")
+if len({tuple(r.classes) for r in records}) > 1:
+    st.warning("These runs have different classes, so their numbers are not directly comparable.")
+if len({len(r.y_val) for r in records}) > 1:
+    st.caption("The runs were validated on different numbers of examples; compare the intervals, not just the AUC.")
+left, right = st.columns(2)
+with left:
+    chart(runs_roc_figure([(r.label, r.report) for r in records]), "compare_roc", "roc-curves-compared")
+with right:
+    histories = [(r.label, r.history) for r in records if r.history]
+    if histories:
+        chart(runs_history_figure(histories), "compare_history", "training-curves-compared")
+    else:
+        st.caption("No training curves: these runs used a scikit-learn head, which trains in one step.")

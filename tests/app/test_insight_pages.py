@@ -1,0 +1,101 @@
+"""The insight views through Streamlit's AppTest: Evaluate (this session's run and a saved one),
+Predict's closer look at a text, and Compare with a depth sweep."""
+import numpy as np
+import pytest
+
+from tlcore import TrainConfig, jobs, save_run
+from tlcore.ui import Workspace
+
+from .test_pages import page
+
+
+@pytest.fixture()
+def session_with_run(trained, shapes_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    job = jobs.submit(lambda callbacks: trained, 1, context={"config": trained.config})
+    job.wait(30)
+    return Workspace(dataset=shapes_dataset, data_label="shapes", job_id=job.job_id, config=trained.config)
+
+
+def metric(app, label):
+    return next(m for m in app.metric if m.label == label)
+
+
+def images(app) -> int:
+    return sum(len(element.proto.imgs) for element in app.get("image"))
+
+
+def test_evaluate_shows_honest_numbers_with_intervals_and_baseline(session_with_run, trained):
+    app = page("pages/4_Evaluate.py", session_with_run)
+    assert not app.exception
+    assert metric(app, "AUC").value == f"{trained.report.auc:.3f}"
+    assert metric(app, "Baseline").value == "50.0%"  # 9 circles and 9 stripes in training
+    assert any(c.value.startswith("95% interval") for c in app.caption)
+    assert "vs baseline" in metric(app, "Accuracy").delta
+    assert any("Only 6 validation images" in w.value for w in app.warning)  # a tiny validation set is flagged
+    assert any("AUC" in box.value for box in app.info)  # the plain-language explanations
+
+
+def test_choosing_a_confusion_cell_shows_its_examples(session_with_run, trained):
+    app = page("pages/4_Evaluate.py", session_with_run)
+    box = next(s for s in app.selectbox if s.label == "Examples in the cell")
+    before = images(app)
+    box.set_value((0, 0)).run()
+    assert not app.exception
+    circles_right = trained.report.confusion_matrix[0][0]
+    assert images(app) - before == circles_right
+
+
+def test_threshold_at_zero_calls_everything_positive(session_with_run, trained):
+    app = page("pages/4_Evaluate.py", session_with_run)
+    app.slider[0].set_value(0.0).run()
+    assert not app.exception
+    positives = int(np.sum(trained.y_val == 1))
+    assert metric(app, "Recall").value == "100.0%" and metric(app, "False alarms").value == "100.0%"
+    assert metric(app, "Accuracy").value == f"{positives / len(trained.y_val):.1%}"
+    box = next(s for s in app.selectbox if s.label == "Examples in the cell")
+    assert f"answered stripes ({len(trained.y_val) - positives})" in box.options[2]  # true circle, answered stripes
+
+
+def test_every_view_works_from_a_saved_run(session_with_run, trained, tmp_path):
+    save_run(trained, tmp_path / "shapes-k0")
+    session_with_run.job_id = None  # a new session: nothing trained, only the saved run
+    app = page("pages/4_Evaluate.py", session_with_run)
+    assert not app.exception
+    assert app.selectbox[0].value.endswith("shapes-k0")
+    assert metric(app, "AUC").value == f"{trained.report.auc:.3f}"
+    assert any(m.label == "Separation" for m in app.metric)  # the embedding map
+    assert images(app) >= 2  # the gallery and the Grad-CAM heat maps from the saved images
+    assert not any(b.label == "Save" for b in app.button)
+
+
+def test_text_evaluate_and_predict_show_word_importance(trained_text, text_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    job = jobs.submit(lambda callbacks: trained_text, 1, context={"config": trained_text.config})
+    job.wait(30)
+    ws = Workspace(task="text", dataset=text_dataset, job_id=job.job_id, config=trained_text.config)
+    app = page("pages/4_Evaluate.py", ws)
+    assert not app.exception
+    assert any("<span" in h.proto.body for h in app.get("html"))
+    app = page("pages/5_Predict.py", ws)
+    app.text_area(key="predict_texts").set_value("It will snow tomorrow.").run()
+    assert not app.exception
+    shown = [h.proto.body for h in app.get("html")]
+    assert shown and "snow" in shown[0]
+
+
+def test_compare_runs_a_depth_sweep_and_shows_the_runs_side_by_side(shapes_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    ws = Workspace(dataset=shapes_dataset, data_label="shapes", config=TrainConfig(epochs=2))
+    app = page("pages/6_Compare.py", ws)
+    assert not app.exception
+    app.multiselect[0].set_value([0, 1])
+    app.button[0].click().run()
+    ws.sweep_job.wait(300)
+    app.run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert table["trainable blocks"].tolist() == [0, 1]
+    assert table["trainable parameters"].iloc[0] < table["trainable parameters"].iloc[1]
+    app = page("pages/4_Evaluate.py", ws)
+    assert app.selectbox[0].options == ["Sweep: 0 trainable blocks", "Sweep: 1 trainable block"]
