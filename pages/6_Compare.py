@@ -81,8 +81,13 @@ choices = run_choices(ws)
 if not choices:
     st.info("No runs yet: train one on the Train page, run a sweep above, or save runs from the Evaluate page.")
     st.stop()
-default = [c for c in choices if c.startswith("Sweep: ")] or choices[:2]
-chosen = st.multiselect("Runs", choices, default, format_func=run_label, key="compare_runs")
+sweep_runs = [c for c in choices if c.startswith("Sweep: ")]
+if sweep_runs and st.session_state.get("compare_sweep_shown") != ws.sweep_job_id:
+    st.session_state["compare_sweep_shown"] = ws.sweep_job_id  # a finished sweep: show its runs once
+    st.session_state["compare_runs"] = sweep_runs
+# The selection lives in session state (first visit: the newest two), kept to runs that still exist.
+st.session_state["compare_runs"] = [c for c in st.session_state.get("compare_runs", choices[:2]) if c in choices]
+chosen = st.multiselect("Runs", choices, format_func=run_label, key="compare_runs")
 records = [r for r in (load_choice(ws, c) for c in chosen) if r is not None]
 if not records:
     st.stop()

@@ -116,17 +116,18 @@ def embedding_figure(points, y_true, y_pred, classes: list[str], hover: list[str
 
 
 def runs_roc_figure(runs: list[tuple[str, EvalReport]]) -> go.Figure:
-    """One ROC curve per run (binary: the positive class; otherwise the first class against the rest is
-    not a fair summary, so the macro AUC is given in the name and each class's curve averaged)."""
+    """One ROC curve per run, coloured as in runs_history_figure: binary, the positive class's curve;
+    otherwise the one-against-the-rest curves averaged, with the macro AUC in the name."""
     fig = go.Figure()
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line={"dash": "dash", "color": "grey"})
-    for name, report in runs:
+    for i, (name, report) in enumerate(runs):
         curves = [c for c in report.roc_curves if c.auc is not None]
         if not curves:
             continue
         grid = np.linspace(0, 1, 101)
         tpr = np.mean([np.interp(grid, c.fpr, c.tpr) for c in curves], axis=0)
-        fig.add_trace(go.Scatter(x=grid, y=tpr, mode="lines", name=f"{_text(name)} (AUC {report.auc or 0:.3f})"))
+        fig.add_trace(go.Scatter(x=grid, y=tpr, mode="lines", line={"color": PALETTE[i % len(PALETTE)]},
+                                 name=f"{_text(name)} (AUC {report.auc or 0:.3f})"))
     fig.update_layout(title="ROC curves" + (" (mean over classes)" if any(len(r.classes) > 2 for _, r in runs) else ""),
                       xaxis_title="False positive rate", yaxis_title="True positive rate", xaxis_range=[0, 1],
                       yaxis_range=[0, 1.02], height=430, legend={"font": {"size": 11}})

@@ -78,6 +78,12 @@ def test_sample_to_auc(app_url, browser):
 
     train_and_read_auc(page)
     expect(page.get_by_text("Confusion matrix").first).to_be_visible()
+
+    # Click the confusion matrix's first cell (true 0, answered 0): its examples appear beside it.
+    cell = page.locator(".js-plotly-plot").first.locator("g.points path.point").first
+    cell.click(force=True)
+    expect(page.get_by_text("· true 0, answered 0").first).to_be_visible(timeout=60_000)
+    assert page.get_by_test_id("stImage").count() >= 2
     page.close()
 
 
