@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import TLCoreError, glossary
+from tlcore.data.images import make_thumbnail
 from tlcore.embedding_map import methods, project, separation
 from tlcore.explain import grad_cam, overlay, word_importance
 from tlcore.metrics import bootstrap_intervals, majority_baseline, operating_point, pr_curve
@@ -16,7 +17,6 @@ from tlcore.ui import (
     chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
     load_choice, need_result, plain, run_choices, run_label, show_error, workspace,
 )
-from tlcore.data.images import make_thumbnail
 
 st.set_page_config(page_title="Evaluate", page_icon=":material/insights:", layout="wide")
 ws = workspace()

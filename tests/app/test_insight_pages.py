@@ -3,18 +3,16 @@ Predict's closer look at a text, and Compare with a depth sweep."""
 import numpy as np
 import pytest
 
-from tlcore import TrainConfig, jobs, save_run
+from tlcore import TrainConfig, save_run
 from tlcore.ui import Workspace
 
-from .test_pages import page
+from .test_pages import page, session_with
 
 
 @pytest.fixture()
 def session_with_run(trained, shapes_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
-    job = jobs.submit(lambda callbacks: trained, 1, context={"config": trained.config})
-    job.wait(30)
-    return Workspace(dataset=shapes_dataset, data_label="shapes", job_id=job.job_id, config=trained.config)
+    return session_with(trained, shapes_dataset)
 
 
 def metric(app, label):
@@ -71,9 +69,7 @@ def test_every_view_works_from_a_saved_run(session_with_run, trained, tmp_path):
 
 def test_text_evaluate_and_predict_show_word_importance(trained_text, text_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
-    job = jobs.submit(lambda callbacks: trained_text, 1, context={"config": trained_text.config})
-    job.wait(30)
-    ws = Workspace(task="text", dataset=text_dataset, job_id=job.job_id, config=trained_text.config)
+    ws = session_with(trained_text, text_dataset, "text")
     app = page("pages/4_Evaluate.py", ws)
     assert not app.exception
     assert any("<span" in h.proto.body for h in app.get("html"))

@@ -24,11 +24,16 @@ def page(path: str, ws: Workspace | None = None) -> AppTest:
     return app.run()
 
 
+def session_with(result, dataset, task: str = "image") -> Workspace:
+    """A workspace whose finished job holds `result`, as if this session had just trained it."""
+    job = jobs.submit(lambda callbacks: result, 1, context={"config": result.config})
+    job.wait(30)
+    return Workspace(task=task, dataset=dataset, data_label="test data", job_id=job.job_id, config=result.config)
+
+
 @pytest.fixture(scope="module")
 def finished_workspace(trained, shapes_dataset):
-    job = jobs.submit(lambda callbacks: trained, trained.config.epochs, context={"config": trained.config})
-    job.wait(30)
-    return Workspace(dataset=shapes_dataset, data_label="shapes", job_id=job.job_id, config=trained.config)
+    return session_with(trained, shapes_dataset)
 
 
 def test_landing_loads_sample():
@@ -143,9 +148,7 @@ def test_text_model_page_lists_text_backbones_and_heads(text_dataset):
 
 def test_text_evaluate_and_predict_pages(trained_text, text_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
-    job = jobs.submit(lambda callbacks: trained_text, 1, context={"config": trained_text.config})
-    job.wait(30)
-    ws = Workspace(task="text", dataset=text_dataset, job_id=job.job_id, config=trained_text.config)
+    ws = session_with(trained_text, text_dataset, "text")
     app = page("pages/4_Evaluate.py", ws)
     assert not app.exception and app.metric[3].label == "Validation texts"
     app = page("pages/5_Predict.py", ws)
