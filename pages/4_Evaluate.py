@@ -137,9 +137,7 @@ with tabs["Mistakes"]:
             show_examples(record.cell_rows(*cell, predictions=answers), "No examples in this cell.",
                           f"cell-table-{key}")
     st.subheader("Most confidently wrong")
-    wrong = np.flatnonzero(answers != y_val)
-    wrong = wrong[np.argsort(-record.losses[wrong], kind="stable")]
-    show_examples(wrong[:12], "No mistakes at this threshold." if binary else "No mistakes.", f"wrong-{key}")
+    show_examples(record.confidently_wrong(answers)[:12], "No mistakes at this threshold." if binary else "No mistakes.", f"wrong-{key}")
 
 with tabs["Curves"]:
     if binary:

@@ -105,10 +105,11 @@ class RunRecord:
             classes=self.classes, train_counts=counts or [], y_val=self.y_val,
             duplicates=self.facts.get("duplicates", []), unit="image" if self.task == "image" else "text")
 
-    def confidently_wrong(self, limit: int = 12) -> np.ndarray:
-        """Rows of the mistakes, most confident first (highest loss)."""
-        wrong = np.flatnonzero(self.y_pred != self.y_val)
-        return wrong[np.argsort(-self.losses[wrong], kind="stable")][:limit]
+    def confidently_wrong(self, predictions: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the mistakes, most confident first (highest loss); predictions default to argmax."""
+        predictions = self.y_pred if predictions is None else predictions
+        wrong = np.flatnonzero(predictions != self.y_val)
+        return wrong[np.argsort(-self.losses[wrong], kind="stable")]
 
     def cell_rows(self, true: int, predicted: int, predictions: np.ndarray | None = None) -> np.ndarray:
         """Rows behind one confusion-matrix cell, most confident first (predictions default to argmax)."""

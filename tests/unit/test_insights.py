@@ -135,3 +135,16 @@ def test_fine_tuning_separates_classes_that_pretrained_features_mix():
         points = project(apart, method)
         assert points.shape == (60, 2) and np.isfinite(points).all()
     assert project(apart[:2]).shape == (2, 2) and separation(apart[:1], labels[:1]) is None
+
+
+def test_cell_examples_and_the_confidently_wrong_are_sorted_by_confidence():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7], [0.65, 0.35], [0.95, 0.05]])
+    y = np.array([0, 0, 0, 1, 1, 1])
+    record = RunRecord(label="r", task="text", classes=["a", "b"], config=TrainConfig(), y_val=y, val_proba=proba,
+                       val_names=[f"row {i}" for i in range(6)], facts={}, val_texts=["t"] * 6)
+    assert record.cell_rows(0, 1).tolist() == [2, 1]  # true a, answered b: surest first
+    assert record.confidently_wrong().tolist() == [5, 2, 4, 1]  # by loss: -log p(true class)
+    assert np.allclose(record.losses, -np.log(proba[np.arange(6), y]))
+    at_zero = np.ones(6, dtype=int)  # a threshold of 0 answers b everywhere
+    assert record.confidently_wrong(at_zero).tolist() == [2, 1, 0]
+    assert record.predictions()["loss"].round(3).tolist() == np.round(record.losses, 3).tolist()
