@@ -10,11 +10,11 @@ from tlcore import TLCoreError, glossary
 from tlcore.data.images import make_thumbnail
 from tlcore.embedding_map import methods, project, separation
 from tlcore.explain import grad_cam, overlay, word_importance
-from tlcore.metrics import bootstrap_intervals, majority_baseline, operating_point, pr_curve
+from tlcore.metrics import majority_baseline, operating_point, pr_curve
 from tlcore.persistence import run_folder_name, runs_dir, save_run, zip_run
 from tlcore.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
 from tlcore.ui import (
-    chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
+    cached_intervals, chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
     load_choice, need_result, plain, run_choices, run_label, show_error, workspace,
 )
 
@@ -38,13 +38,8 @@ session = ws.session_runs()
 key = f"{run_label(choice)}-{session[choice][0] if choice in session else ''}"  # widget keys per run
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def intervals(run_key: str, y: np.ndarray, proba: np.ndarray):
-    return bootstrap_intervals(y, proba)
-
-
 @st.cache_data(show_spinner="Placing the examples on the map...", max_entries=16)
-def projected(run_key: str, features: np.ndarray, method: str) -> np.ndarray:
+def projected(features: np.ndarray, method: str) -> np.ndarray:
     return project(features, method)
 
 
@@ -60,7 +55,7 @@ else:
     answers, point, matrix = record.y_pred, None, report.confusion_matrix
 accuracy = float(np.mean(answers == y_val))
 
-ci = intervals(key, y_val, record.val_proba)
+ci = cached_intervals(y_val, record.val_proba)
 counts = record.facts.get("train_counts")
 c1, c2, c3, c4, c5 = st.columns(5)
 auc_text = "n/a" if report.auc is None else f"{report.auc:.3f}"
@@ -172,13 +167,13 @@ with tabs["Embedding map"]:
         hover = [probability_caption(r) + (f"<br>{record.val_texts[r][:80]}" if record.val_texts else "")
                  for r in range(len(y_val))]
         columns = st.columns(2)
-        picked_row = None
+        picked_row, points = None, {}
         for column, (name, title) in zip(columns, (("pretrained", "Pretrained backbone (before training)"),
                                                     ("fine-tuned", "After training"))):
             features = record.features[name]
             with column:
-                points = projected(key + name, features, method)
-                event = chart(embedding_figure(points, y_val, answers, classes, hover, title),
+                points[name] = projected(features, method)
+                event = chart(embedding_figure(points[name], y_val, answers, classes, hover, title),
                               f"map-{name}-{key}", f"embedding-{name}", on_select="rerun", selection_mode="points")
                 score = separation(features, y_val)
                 if score is not None:
@@ -191,8 +186,7 @@ with tabs["Embedding map"]:
                        "last layer learned. Train with trainable blocks to see fine-tuning move the points.")
         map_frame = pd.DataFrame({"example": record.val_names, "true": [classes[i] for i in y_val],
                                   "answer": [classes[i] for i in answers]})
-        csv_download(map_frame.assign(**{f"{n}_{a}": projected(key + n, record.features[n], method)[:, i]
-                                         for n in ("pretrained", "fine-tuned") for i, a in enumerate("xy")}),
+        csv_download(map_frame.assign(**{f"{n}_{a}": points[n][:, i] for n in points for i, a in enumerate("xy")}),
                      "embedding-map.csv", key=f"map-csv-{key}")
         if picked_row is not None:
             st.markdown(f"**Selected:** {plain(probability_caption(picked_row))}")

@@ -6,11 +6,11 @@ import streamlit as st
 from tlcore import glossary, jobs
 from tlcore.backbones import get_backbone_info
 from tlcore.heads import SKLEARN_HEADS
-from tlcore.metrics import bootstrap_intervals
 from tlcore.plots import runs_history_figure, runs_roc_figure
 from tlcore.sweep import sweep_depths
 from tlcore.ui import (
-    chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label, workspace,
+    cached_intervals, chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label,
+    workspace,
 )
 
 st.set_page_config(page_title="Compare", page_icon=":material/compare:", layout="wide")
@@ -93,15 +93,14 @@ if not records:
     st.stop()
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
-def auc_interval(label: str, y, proba) -> str:
-    interval = bootstrap_intervals(y, proba)["auc"]
+def auc_interval(y_val, val_proba) -> str:
+    interval = cached_intervals(y_val, val_proba)["auc"]
     return "" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
 
 
 table = pd.DataFrame([{
     "run": r.label, "backbone": r.config.backbone, "trainable blocks": r.config.trainable_blocks,
-    "head": r.config.head, "AUC": r.report.auc, "AUC 95% interval": auc_interval(r.label, r.y_val, r.val_proba),
+    "head": r.config.head, "AUC": r.report.auc, "AUC 95% interval": auc_interval(r.y_val, r.val_proba),
     "accuracy": r.report.accuracy, "training time (s)": r.facts["timings_s"]["total"],
     "trainable parameters": r.facts.get("trainable_params"), "epochs run": r.facts.get("epochs_run"),
     "validation examples": len(r.y_val),

@@ -20,6 +20,7 @@ from .errors import RunLoadError, TLCoreError
 from .exports import csv_text
 from .experiment import TrainResult
 from .freezing import FreezeSummary, freeze_summary
+from .metrics import bootstrap_intervals
 from .model import TransferModel
 from .persistence import list_runs, load_record, load_run
 from .record import RunRecord
@@ -196,6 +197,8 @@ def load_choice(ws: Workspace, choice: str) -> RunRecord | None:
     session = ws.session_runs()
     if choice in session:
         job_id, result = session[choice]
+        current = {(j, label) for label, (j, _) in session.items()}
+        ws.records = {k: r for k, r in ws.records.items() if k in current}  # forget replaced runs' images
         if (job_id, choice) not in ws.records:
             ws.records[(job_id, choice)] = RunRecord.from_result(result, choice)
         return ws.records[(job_id, choice)]
@@ -204,6 +207,12 @@ def load_choice(ws: Workspace, choice: str) -> RunRecord | None:
     except (TLCoreError, OSError) as exc:
         show_error(exc if isinstance(exc, TLCoreError) else RunLoadError(f"'{choice}' cannot be read ({exc})."))
         return None
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def cached_intervals(y_val, val_proba) -> dict:
+    """Bootstrap 95% intervals of a run's AUC and accuracy, once per run (keyed by the arrays)."""
+    return bootstrap_intervals(y_val, val_proba)
 
 
 def explain(text: str) -> None:
