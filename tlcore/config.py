@@ -1,6 +1,7 @@
 """Validated, frozen settings for a training run; round-trip to JSON."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 from .device import DEVICE_CHOICES
@@ -31,6 +32,7 @@ class TrainConfig:
     def __post_init__(self):
         checks = [
             (self.trainable_blocks >= 0, "Trainable blocks must be 0 or more."),
+            (0 <= self.seed < 2**32, "The seed must be a whole number from 0 to 4294967295."),
             (1 <= self.epochs <= 1000, "Epochs must be between 1 and 1000."),
             (0 < self.learning_rate < 1, "Learning rate must be between 0 and 1 (try 0.001)."),
             (1 <= self.batch_size <= 4096, "Batch size must be between 1 and 4096."),
@@ -48,5 +50,26 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        """From to_dict's output (unknown keys are ignored); a value of the wrong type is a ConfigError."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"The training settings must be a table of names and values, not {type(data).__name__}.")
+        known = {f.name: f.default for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name, value in values.items():
+            if not _same_kind(value, known[name]):
+                raise ConfigError(f"The setting {name} must be {_kind(known[name])}, not {value!r:.40}.")
+        return cls(**values)
+
+
+def _same_kind(value, default) -> bool:
+    """Whether a value read from JSON fits a field with this default (whole numbers where ints go)."""
+    if default is None:
+        return value is None or isinstance(value, str)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return type(value) is type(default)
+
+
+def _kind(default) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}.get(
+        type(default), "a file name or nothing")

@@ -31,3 +31,12 @@ class RunLoadError(TLCoreError):
 
 class RunExists(TLCoreError):
     """Saving would replace a run this session did not save."""
+
+
+class RunPathError(ConfigError):
+    """The folder named for a run cannot take one (not a folder of its own, or it holds other files).
+    `problem` is the reason alone, so a caller can add its own hint (e.g. the command line's --out)."""
+
+    def __init__(self, problem: str, hint: str = "Choose a new folder for the run, e.g. runs/my-run."):
+        super().__init__(f"{problem} {hint}")
+        self.problem = problem
