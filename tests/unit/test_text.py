@@ -61,10 +61,10 @@ def test_unreadable_files_say_what_to_do(data, name, expected):
         read_table(data, name)
 
 
-def test_columns_are_guessed_by_name_then_by_content():
+def test_columns_are_guessed_by_name_and_the_label_never_by_content():
     assert guess_columns(pd.DataFrame({"id": ["1"], "Text": ["t"], "LABEL": ["l"]})) == ("Text", "LABEL")
     frame = pd.DataFrame({"a": ["pos", "neg", "pos"], "b": ["a long review here", "another long one", "x y z w"]})
-    assert guess_columns(frame) == ("b", "a")
+    assert guess_columns(frame) == ("b", None)  # the longest words are the texts; the labels are asked for
 
 
 # --- the validation report ---------------------------------------------------------------------------

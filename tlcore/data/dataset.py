@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
+from ..checks import content_key
 from ..errors import DataError, ImageReadError
 from ..settings import Limits, limits
 from .images import IMAGE_SUFFIXES, decode_image, make_thumbnail
-from .sources import Record, Skipped
+from .sources import Record, Skipped, class_name
 
 MIN_CLASSES = 2
 MIN_PER_CLASS = 2
@@ -28,6 +29,29 @@ def sort_classes(labels) -> list[str]:
     def key(label: str):
         return (0, float(label), label) if NUMBER.fullmatch(label) else (1, 0.0, label)
     return sorted(labels, key=key)
+
+
+def same_content_other_label(examples: list) -> list[tuple]:
+    """Pairs (first example, later example) with the same content (by `checks.content_key`, as for
+    training/validation duplicates) filed under different classes."""
+    first_seen, pairs = {}, []
+    for example in examples:
+        first = first_seen.setdefault(content_key(example), example)
+        if first.label != example.label:
+            pairs.append((first, example))
+    return pairs
+
+
+def label_conflict_note(examples: list, unit: str) -> list[str]:
+    """A warning sentence when one image or text is under two labels, naming an example; else nothing."""
+    pairs = same_content_other_label(examples)
+    if not pairs:
+        return []
+    first, other = pairs[0]
+    more = f" ({len(pairs) - 1:,} more {unit}s like it)" if len(pairs) > 1 else ""
+    return [f"The same {unit} is in two classes: '{other.name}' ({other.label}) is the same as '{first.name}' "
+            f"({first.label}){more}. A model cannot learn two answers for one {unit}: keep each {unit} in the "
+            "class it belongs to and remove the other copy."]
 
 
 @dataclass
@@ -126,7 +150,7 @@ def _check(record: Record, max_megapixels: float) -> ImageExample | Skipped:
     except ImageReadError as exc:
         hint = "" if record.name.lower().endswith(IMAGE_SUFFIXES) else " (not an image file)"
         return Skipped(record.name, exc.user_message + hint)
-    return ImageExample(record.name, record.label, record.data, make_thumbnail(image))
+    return ImageExample(record.name, class_name(record.label), record.data, make_thumbnail(image))
 
 
 def build_dataset(records: list[Record], skipped: list[Skipped] = (), *, workers: int = 4,
@@ -143,7 +167,7 @@ def build_dataset(records: list[Record], skipped: list[Skipped] = (), *, workers
     skipped = list(skipped) + [c for c in checked if isinstance(c, Skipped)]
     counts = Counter(e.label for e in examples)
     classes = sort_classes(counts)
-    report = ValidationReport({c: counts[c] for c in classes}, skipped)
+    report = ValidationReport({c: counts[c] for c in classes}, skipped, notes=label_conflict_note(examples, "image"))
     return ImageDataset(examples, classes, report)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import re
 import stat
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import DataError
 from ..settings import Limits, limits, readable
+from .images import IMAGE_SUFFIXES
 
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 MB = 1024 * 1024
@@ -34,8 +36,46 @@ class Skipped:
     reason: str
 
 
+def class_name(raw: str) -> str:
+    """A class name as typed or as a folder is named, in one Unicode form (NFC: a Mac's "e" + accent is "é")."""
+    return unicodedata.normalize("NFC", raw).strip()
+
+
 def _is_junk(parts: tuple[str, ...]) -> bool:
     return parts[0] == "__MACOSX" or parts[-1].startswith("._") or parts[-1] in JUNK_NAMES
+
+
+def _hidden_reason(parts: tuple[str, ...]) -> str | None:
+    """Why an image inside a hidden folder (or a hidden image) is left out, with the fix; None if not hidden."""
+    hidden = next((p for p in parts if p.startswith(".") and p != ".."), None)  # '..' is an unsafe path
+    if hidden is None:
+        return None
+    if hidden == parts[-1]:
+        return "a hidden file (its name starts with a dot); rename it without the dot to use it."
+    return (f"in the hidden folder '{hidden}' (its name starts with a dot); rename the folder without the dot "
+            "to use its images.")
+
+
+def _is_image_name(name: str) -> bool:
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def _left_out(parts: tuple[str, ...]) -> tuple[bool, str | None]:
+    """(leave it out, reason to report): system junk and hidden non-images go silently; hidden images
+    are reported, so a folder named '.cats' never vanishes without a word."""
+    if _is_junk(parts):
+        return True, None
+    reason = _hidden_reason(parts)
+    if reason is None:
+        return False, None
+    return True, reason if _is_image_name(parts[-1]) else None
+
+
+def _too_large(size: int | None, limit: Limits) -> str:
+    """The reason for a file over max_file_mb; size is None when only 'more than the limit' is known."""
+    if size is None:
+        return f"larger than {readable(limit.max_file_mb)} MB; {limit.says('max_file_mb')}."
+    return f"too large ({readable(round(size / MB, 1))} MB); {limit.says('max_file_mb')}."
 
 
 def _group_by_class(entries: list[tuple[tuple[str, ...], bytes]]):
@@ -50,7 +90,7 @@ def _group_by_class(entries: list[tuple[tuple[str, ...], bytes]]):
         elif parts[-1].lower().endswith(".zip"):
             skipped.append(Skipped(name, "a zip inside the zip; unpack it first."))
         else:
-            records.append(Record(parts[0], name, data))
+            records.append(Record(class_name(parts[0]), unicodedata.normalize("NFC", name), data))
     return records, skipped
 
 
@@ -91,8 +131,12 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
     entries, skipped, total, junk = [], [], 0, 0
     for info in infos:
         parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "."))
-        if not parts or _is_junk(parts):
-            junk += 1
+        left_out, reason = _left_out(parts) if parts else (True, None)
+        if left_out:
+            if reason:
+                skipped.append(Skipped(info.filename, reason))
+            else:
+                junk += 1
             continue
         problem = "unsafe path inside the zip (absolute, a drive or '..'); ignored." \
             if _unsafe_path(info.filename, parts) else _entry_problem(info)
@@ -100,7 +144,7 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
         if not problem and data is None:
             problem = "damaged inside the zip; zip it again."
         elif data is not None and len(data) > max_entry:
-            problem = f"larger than {readable(limit.max_file_mb)} MB; {limit.says('max_file_mb')}."
+            problem = _too_large(None, limit)
         if problem:
             skipped.append(Skipped(info.filename, problem))
             continue
@@ -117,38 +161,65 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
     return records, skipped + more_skipped
 
 
-def read_folder(folder: str | Path) -> tuple[list[Record], list[Skipped]]:
-    """Read a folder whose sub-folders are the classes."""
+def read_folder(folder: str | Path, limit: Limits | None = None) -> tuple[list[Record], list[Skipped]]:
+    """Read a folder whose sub-folders are the classes, within the same limits as a zip; each file's size
+    is checked before it is read."""
+    limit = limit or limits()
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"'{folder}' is not a folder. Give a folder of class folders or a .zip file.")
-    entries = []
-    for path in sorted(root.rglob("*")):
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    if len(files) > limit.max_files:
+        raise DataError(f"The folder holds {len(files):,} files; {limit.says('max_files')}. "
+                        "Split it into smaller folders.")
+    entries, skipped, total = [], [], 0
+    for path in files:
         parts = path.relative_to(root).parts
-        if path.is_file() and not _is_junk(parts) and not any(p.startswith(".") for p in parts):
-            entries.append((parts, path.read_bytes()))
-    if not entries:
+        left_out, reason = _left_out(parts)
+        size = path.stat().st_size
+        if not left_out and size > limit.max_file_mb * MB:
+            reason = _too_large(size, limit)
+        if left_out or reason:
+            skipped += [Skipped("/".join(parts), reason)] if reason else []
+            continue
+        total += size
+        if total > limit.max_total_mb * MB:
+            raise DataError(f"The folder holds more than {readable(limit.max_total_mb)} MB; "
+                            f"{limit.says('max_total_mb')}. Use fewer or smaller images.")
+        entries.append((parts, path.read_bytes()))
+    if not entries and not skipped:
         raise DataError(f"The folder '{folder}' has no files. Put one sub-folder per class inside it.")
-    return _group_by_class(entries)
+    records, more_skipped = _group_by_class(entries)
+    return records, skipped + more_skipped
 
 
 def read_data_path(path: str | Path) -> tuple[list[Record], list[Skipped]]:
     """A folder of class folders or a .zip file, as given on the command line."""
-    path = Path(path)
+    path, limit = Path(path), limits()
     if not path.exists():
         raise DataError(f"'{path}' does not exist. Give a folder of class folders or a .zip file.")
-    return read_folder(path) if path.is_dir() else read_zip(path)
+    if path.is_dir():
+        return read_folder(path, limit)
+    size = path.stat().st_size
+    if size > limit.max_total_mb * MB:
+        raise DataError(f"{path.name} is {readable(round(size / MB))} MB, more than a zip may unpack "
+                        f"to; {limit.says('max_total_mb')}. Use fewer or smaller images.")
+    return read_zip(path, limit)
 
 
-def records_from_uploads(classes: dict[str, list[tuple[str, bytes]]], limit: Limits | None = None) -> list[Record]:
-    """Images added per class in the page: {class name: [(file name, bytes), ...]}."""
+def records_from_uploads(classes: dict[str, list[tuple[str, bytes]]],
+                         limit: Limits | None = None) -> tuple[list[Record], list[Skipped]]:
+    """Images added per class in the page: {class name: [(file name, bytes), ...]}. Files over the
+    max_file_mb limit are skipped with the reason."""
     limit = limit or limits()
-    records = [
-        Record(label.strip(), f"{label.strip()}/{name}", data)
-        for label, files in classes.items()
-        if label.strip()
-        for name, data in files
-    ]
-    if len(records) > limit.max_files:
-        raise DataError(f"{len(records):,} images were added; {limit.says('max_files')}. Use fewer images per class.")
-    return records
+    added = [(class_name(label), name, data) for label, files in classes.items() if class_name(label)
+             for name, data in files]
+    if len(added) > limit.max_files:
+        raise DataError(f"{len(added):,} images were added; {limit.says('max_files')}. Use fewer images per class.")
+    records, skipped = [], []
+    for label, name, data in added:
+        if len(data) > limit.max_file_mb * MB:
+            skipped.append(Skipped(f"{label}/{name}", _too_large(len(data), limit)))
+        else:
+            records.append(Record(label, unicodedata.normalize("NFC", f"{label}/{name}"), data))
+    return records, skipped
