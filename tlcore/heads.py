@@ -78,6 +78,8 @@ class ForestHead(nn.Module):
             feature = self.feature[trees, node].clamp(min=0)
             go_left = x.gather(1, feature) <= self.threshold[trees, node]
             child = torch.where(go_left, self.left[trees, node], self.right[trees, node])
+            if not (child >= 0).any():
+                break  # every example is at a leaf
             node = torch.where(child >= 0, child, node)  # leaves have no children: stay
         proba = self.value[trees, node].mean(1)
         return proba.clamp(min=1e-12).log()
@@ -140,6 +142,61 @@ def fit_sklearn_head(name: str, x: np.ndarray, y: np.ndarray, num_classes: int, 
         head.b.copy_(torch.tensor([c.b_ for c in fitted.calibrators], dtype=torch.float32))
         return head
     raise ConfigError(f"'{name}' is not a scikit-learn head.")
+
+
+MAX_FOREST_TREES = 1_000
+MAX_FOREST_VALUES = 250_000_000  # trees x nodes x classes (1 GB of float32)
+FOREST_TABLES = {"feature": ("I64", 2), "threshold": ("F64", 2), "left": ("I64", 2), "right": ("I64", 2),
+                 "value": ("F32", 3), "depth": ("I64", 0)}  # safetensors dtype and number of dimensions
+
+
+def head_state_shapes(name: str, num_features: int, num_classes: int) -> dict[str, tuple[int, ...]]:
+    """The tensors (name -> shape, all float32) a saved head of this kind holds; the forest's depend on
+    its size, see check_forest_shapes."""
+    if name == "linear_svm":
+        scores = 1 if num_classes == 2 else num_classes
+        return {"linear.weight": (scores, num_features), "linear.bias": (scores,), "a": (scores,), "b": (scores,)}
+    if name == "mlp":
+        return {"1.weight": (MLP_HIDDEN, num_features), "1.bias": (MLP_HIDDEN,),
+                "4.weight": (num_classes, MLP_HIDDEN), "4.bias": (num_classes,)}
+    return {"1.weight": (num_classes, num_features), "1.bias": (num_classes,)}
+
+
+def check_forest_shapes(tables: dict[str, tuple[str, tuple[int, ...]]], num_classes: int) -> None:
+    """Raise ValueError unless (dtype, shape) per table is a forest of bounded size for num_classes."""
+    if set(tables) != set(FOREST_TABLES):
+        raise ValueError(f"the forest holds {', '.join(sorted(tables))}, not {', '.join(FOREST_TABLES)}")
+    for key, (dtype, dims) in FOREST_TABLES.items():
+        if tables[key][0] != dtype or len(tables[key][1]) != dims:
+            raise ValueError(f"the forest's {key} table is {tables[key][0]} {list(tables[key][1])}")
+    trees, nodes = tables["feature"][1]
+    if any(tables[key][1] != (trees, nodes) for key in ("threshold", "left", "right")):
+        raise ValueError("the forest's node tables differ in size")
+    if tables["value"][1] != (trees, nodes, num_classes):
+        raise ValueError(f"the forest's values are {list(tables['value'][1])} for {num_classes} classes")
+    if not (1 <= trees <= MAX_FOREST_TREES and nodes >= 1 and trees * nodes * num_classes <= MAX_FOREST_VALUES):
+        raise ValueError(f"a forest of {trees} trees of {nodes} nodes is outside the sizes saved here")
+
+
+def check_forest_tables(state: dict[str, torch.Tensor], num_features: int) -> None:
+    """Raise ValueError unless every tree is a tree: children come after their node (so a walk ends)
+    and stay in the table, split features exist, numbers are finite, and the depth fits the nodes."""
+    left, right, feature = state["left"], state["right"], state["feature"]
+    index = torch.arange(left.shape[1])
+    split = left >= 0
+    if not torch.equal(split, right >= 0):
+        raise ValueError("a forest node has one child")
+    children_ok = ((left == -1) | ((left > index) & (left < left.shape[1]))) & \
+                  ((right == -1) | ((right > index) & (right < right.shape[1])))
+    if not children_ok.all():
+        raise ValueError("a forest node points outside its tree")
+    if not (((feature >= 0) & (feature < num_features)) | (~split & (feature == -2))).all():
+        raise ValueError(f"a forest node splits on a feature outside the {num_features} features")
+    if not (torch.isfinite(state["threshold"]).all() and torch.isfinite(state["value"]).all()
+            and (state["value"] >= 0).all()):
+        raise ValueError("the forest holds numbers that are not finite or are negative")
+    if not 0 <= int(state["depth"]) < left.shape[1]:
+        raise ValueError(f"a forest depth of {int(state['depth'])} does not fit trees of {left.shape[1]} nodes")
 
 
 def head_for_state(name: str, state: dict[str, torch.Tensor], num_features: int, num_classes: int) -> nn.Module:
