@@ -237,17 +237,19 @@ class TensorCache:
 
 
 class RunCache:
-    """One training run's use of a TensorCache: it notes what came from earlier runs (to tell the
-    user), not what this run computed and then used again."""
+    """One training run's use of a TensorCache: it notes what came from earlier runs and what this run
+    computed (to tell the user), each entry once: what this run computed and then used again counts
+    as computed."""
 
     def __init__(self, cache: TensorCache):
         self.cache = cache
         self.reused: set[str] = set()
+        self.computed: set[str] = set()
         self._seen: set[tuple] = set()
 
     def _note(self, key: tuple, hit: bool, what: str) -> None:
-        if hit and key not in self._seen:
-            self.reused.add(what)
+        if key not in self._seen:
+            (self.reused if hit else self.computed).add(what)
         self._seen.add(key)
 
     def fetch(self, key: tuple, compute: Callable[[], Activations], what: str) -> Activations:

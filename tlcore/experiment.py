@@ -22,6 +22,7 @@ from .freezing import apply_freeze, freeze_summary
 from .heads import HEADS, SKLEARN_HEADS, fit_sklearn_head
 from .metrics import EvalReport, evaluate
 from .model import TransferModel
+from .reuse import DECODED_IMAGES, FLIPPED_ACTIVATIONS, FROZEN_ACTIVATIONS, item_name, reuse_facts
 from .training import (
     BatchSource, Callback, EarlyStopping, EpochLog, cached_views, fit, predict_features, predict_logits,
 )
@@ -42,7 +43,7 @@ class TrainResult:
     best_epoch: int
     device: str
     timings_s: dict[str, float]
-    extra: dict = field(default_factory=dict)  # facts for metrics.json: truncated texts, duplicates, parameters
+    extra: dict = field(default_factory=dict)  # facts for metrics.json: reuse, truncated texts, duplicates, parameters
     val_features: dict[str, np.ndarray] = field(default_factory=dict)  # "pretrained" / "fine-tuned" embeddings
 
     @property
@@ -120,9 +121,12 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
         value = run_cache.fetch_rows(
             ("pixels", s.content_hash, prep.input_size, prep.resize_size), (len(s), 3, prep.input_size, prep.input_size),
             torch.uint8, lambda out: load_pixels(_files(s), prep, out=out, progress=_emit(callbacks, "Reading images")),
-            "decoded images")
+            named(DECODED_IMAGES, s))
         timings["decode"] += time.perf_counter() - t
         return value
+
+    def named(what: str, s: ImageDataset) -> str:
+        return item_name(what, s, train_set=train_set, val_set=val_set)
 
     def activations(s: ImageDataset, flip: bool = False):
         """The frozen blocks' output, once per dataset, weights, input size and boundary."""
@@ -130,8 +134,8 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
             ("activations", s.content_hash, config.backbone, info.weights_id, prep.input_size, boundary, flip,
              str(autocast_dtype(device))),
             lambda: compute_activations(model, pixels(s), prep, boundary, device=device, flip=flip,
-                                        progress=_emit(callbacks, "Running the frozen backbone")),
-            "frozen activations")
+                                        progress=_emit(callbacks, "Running the frozen blocks")),
+            named(FLIPPED_ACTIVATIONS if flip else FROZEN_ACTIVATIONS, s))
 
     t = time.perf_counter()
     train_rows, val_rows = torch.as_tensor(train_idx), torch.as_tensor(val_idx)
@@ -140,7 +144,8 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
         val_acts = take(activations(val_set), val_rows)
     else:
         val_acts = compute_activations(model, take(pixels(val_set), val_rows), prep, boundary, device=device)
-    if not reuse_frozen or (config.augment and config.trainable_blocks > 0):
+    frozen_every_batch = not reuse_frozen or (config.augment and config.trainable_blocks > 0)
+    if frozen_every_batch:
         train_batches = _recomputed_batches(model, pixels(train_set), train_rows, prep, boundary, device,
                                             augment=config.augment)
     else:
@@ -160,7 +165,8 @@ def train_image_classifier(dataset: ImageDataset, config: TrainConfig, *, val_da
         classifier, boundary, config, train_batches=train_batches, train_acts=train_acts, y_train=y_train,
         val_acts=val_acts, y_val=y_val, train_examples=[train_set.examples[i] for i in train_idx],
         val_examples=[val_set.examples[i] for i in val_idx], callbacks=callbacks,
-        timings=timings, started=started, extra={"reused": sorted(run_cache.reused)},
+        timings=timings, started=started,
+        extra=reuse_facts(run_cache.reused, run_cache.computed, frozen_every_batch=frozen_every_batch),
     )
 
 

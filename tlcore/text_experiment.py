@@ -19,6 +19,7 @@ from .cache import RunCache, TensorCache, default_cache
 from .heads import SKLEARN_HEADS
 from .freezing import apply_freeze
 from .model import TransferModel, features_only
+from .reuse import FROZEN_ACTIVATIONS, NO_BLOCKS, TOKEN_IDS, WORD_FEATURES, item_name, reuse_facts
 from .text_features import compute_text_activations
 from .training import BatchSource, Callback, cached_views
 
@@ -26,8 +27,8 @@ from .training import BatchSource, Callback, cached_views
 def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_dataset: TextDataset | None = None,
                           callbacks: Sequence[Callback] = (), cache: TensorCache | None = None,
                           reuse_frozen: bool = True) -> TrainResult:
-    """Split, embed (token ids and frozen layers once, cached) or featurise, fit the head, evaluate.
-    reuse_frozen=False re-runs the frozen layers on every batch (the reference for the cached path)."""
+    """Split, embed (token ids and frozen blocks once, cached) or featurise, fit the head, evaluate.
+    reuse_frozen=False re-runs the frozen blocks on every batch (the reference for the cached path)."""
     started = time.perf_counter()
     run_cache = RunCache(cache or default_cache())
     train_set, train_idx, val_set, val_idx, info, device = prepare_run(dataset, val_dataset, config, "text")
@@ -46,6 +47,7 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         model = TransferModel(features_only(featurizer.num_features), len(dataset.classes), config.head).to(device)
         boundary = apply_freeze(model, config.trainable_blocks)
         train_batches = cached_views([train_acts])
+        extra.update(reused=[], computed=[WORD_FEATURES], frozen_blocks_ran=NO_BLOCKS)
     else:
         featurizer = None
         model = TransferModel(create_backbone(config.backbone), len(dataset.classes), config.head)
@@ -55,19 +57,22 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         t = time.perf_counter()
         backbone = model.backbone
 
+        def named(what: str, s: TextDataset) -> str:
+            return item_name(what, s, train_set=train_set, val_set=val_set)
+
         def tokens(s: TextDataset):
             """(ids, mask, truncated) once per text set and backbone."""
             key = ("tokens", s.content_hash, config.backbone, info.weights_id)
-            return run_cache.fetch(key, lambda: backbone.tokenize(s.texts), "token ids")
+            return run_cache.fetch(key, lambda: backbone.tokenize(s.texts), named(TOKEN_IDS, s))
 
         def activations(s: TextDataset):
-            """The frozen layers' output for a whole set, once per boundary."""
+            """The frozen blocks' output for a whole set, once per boundary."""
             ids, mask, _ = tokens(s)
             key = ("activations", s.content_hash, config.backbone, info.weights_id, boundary,
                    str(autocast_dtype(device)))
             return run_cache.fetch(key, lambda: compute_text_activations(
-                backbone, ids, mask, boundary, device=device, progress=_emit(callbacks, "Running the frozen layers")),
-                "frozen activations")
+                backbone, ids, mask, boundary, device=device, progress=_emit(callbacks, "Running the frozen blocks")),
+                named(FROZEN_ACTIVATIONS, s))
 
         train_acts = None
         if reuse_frozen:
@@ -83,7 +88,8 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
         truncated = int(load(tokens(train_set)[2]).sum())
         if val_set is not train_set:
             truncated += int(load(tokens(val_set)[2]).sum())
-        extra.update(truncated_texts=truncated, max_tokens=backbone.max_length, reused=sorted(run_cache.reused))
+        extra.update(truncated_texts=truncated, max_tokens=backbone.max_length,
+                     **reuse_facts(run_cache.reused, run_cache.computed, frozen_every_batch=not reuse_frozen))
     timings["features"] = time.perf_counter() - t
 
     y_train = train_set.label_indices(dataset.classes)[train_idx]
@@ -100,7 +106,7 @@ def train_text_classifier(dataset: TextDataset, config: TrainConfig, *, val_data
 
 def _recomputed_batches(backbone: TextBackbone, tokens, rows: torch.Tensor, boundary: int,
                         device: torch.device) -> BatchSource:
-    """Run the frozen layers (without autograd) on every batch of token ids."""
+    """Run the frozen blocks (without autograd) on every batch of token ids."""
     ids, mask, _ = tokens
 
     def batch(index: torch.Tensor, generator: torch.Generator):

@@ -116,11 +116,28 @@ def test_cached_text_fine_tuning_equals_the_plain_loop(text_dataset, tmp_path, f
     np.testing.assert_allclose(cached.val_proba, plain.val_proba, atol=1e-4)
 
 
-def test_mixed_precision_keeps_the_results(shapes_dataset, monkeypatch):
+@pytest.fixture
+def bf16_on_this_cpu(monkeypatch):
+    """bfloat16 autocast on this CPU even without hardware support (emulated: slower, same maths), so
+    the mixed-precision path runs on every machine."""
+    import tlcore.device
+
+    monkeypatch.setattr(tlcore.device, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setenv("TLCORE_MIXED_PRECISION", "1")
+    assert tlcore.device.autocast_dtype(torch.device("cpu")) == torch.bfloat16
+
+
+def test_mixed_precision_keeps_the_results_and_never_shares_cache_entries(shapes_dataset, bf16_on_this_cpu,
+                                                                          monkeypatch):
     config = TrainConfig(trainable_blocks=1, epochs=3, early_stopping_patience=0, device="cpu")
-    mixed = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
+    cache = TensorCache(None)
+    mixed = train_image_classifier(shapes_dataset, config, cache=cache)
+    assert "bf16" in mixed.device
     monkeypatch.setenv("TLCORE_MIXED_PRECISION", "0")
-    full = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
+    full = train_image_classifier(shapes_dataset, config, cache=cache)
+    assert full.extra["reused"] == ["decoded images"]  # bf16 activations are not reused in float32
+    assert "frozen activations" in full.extra["computed"]
+    assert not np.array_equal(mixed.val_proba, full.val_proba)  # bf16 rounding really happened
     np.testing.assert_allclose(mixed.val_proba, full.val_proba, atol=0.05)
     assert mixed.report.auc == pytest.approx(full.report.auc, abs=0.02)
 

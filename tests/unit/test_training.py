@@ -1,9 +1,11 @@
+import numpy as np
 import pytest
 import torch
 
 from tests.conftest import shape_records
 from tlcore import TrainConfig, TrainingCancelled, build_dataset, train_image_classifier
 from tlcore.cache import TensorCache
+from tlcore.data import Record
 from tlcore.training import Callback
 
 
@@ -35,7 +37,8 @@ def test_augmented_fine_tuning_runs_and_keeps_frozen_blocks(shapes_dataset):
     config = TrainConfig(trainable_blocks=1, epochs=1, augment=True, device="cpu")
     result = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
     after = result.classifier.model.backbone.state_dict()
-    assert all(torch.equal(pretrained[k], after[k]) for k in pretrained if not k.startswith("blocks.8."))
+    changed = {k for k in pretrained if not torch.equal(pretrained[k], after[k])}
+    assert changed and all(k.startswith("blocks.8.") for k in changed)  # the top block trained, nothing else
 
 
 def test_a_later_process_reuses_cached_activations_from_disk(shapes_dataset, tmp_path):
@@ -61,9 +64,18 @@ def test_same_seed_same_metrics(shapes_dataset):
     assert runs[0].report.to_dict() == runs[1].report.to_dict()
 
 
-def test_early_stopping_restores_best_epoch(trained):
-    losses = [h.val_loss for h in trained.history]
-    assert trained.best_epoch == losses.index(min(losses)) + 1
+def test_early_stopping_keeps_the_weights_of_the_best_epoch():
+    """Validation labels swapped against training: the validation loss is lowest after epoch 1 and
+    rises from then on, so early stopping must stop and hand back epoch 1's model, not the last one."""
+    train = build_dataset(shape_records(8, seed=1))
+    swapped = [Record("stripes" if r.label == "circle" else "circle", r.name, r.data) for r in shape_records(4, seed=2)]
+    config = TrainConfig(epochs=20, early_stopping_patience=2, learning_rate=1e-2, device="cpu")
+    result = train_image_classifier(train, config, val_dataset=build_dataset(swapped), cache=TensorCache(None))
+    losses = [h.val_loss for h in result.history]
+    assert result.best_epoch == losses.index(min(losses)) + 1 < len(losses)
+    kept_loss = -np.log(result.val_proba[np.arange(len(result.y_val)), result.y_val]).mean()
+    assert kept_loss == pytest.approx(losses[result.best_epoch - 1], rel=1e-4)
+    assert kept_loss < losses[-1] - 1e-3  # the last epoch's weights were not kept
 
 
 def test_cancel_stops_the_run(shapes_dataset):

@@ -1,0 +1,62 @@
+"""What a training run took from the cache, what it computed, and how often the frozen blocks ran:
+facts for metrics.json, and one plain sentence that says exactly that."""
+from __future__ import annotations
+
+from typing import Iterable
+
+# What a run can find in the cache or compute (the names metrics.json lists)
+DECODED_IMAGES = "decoded images"
+TOKEN_IDS = "token ids"
+FROZEN_ACTIVATIONS = "frozen activations"
+FLIPPED_ACTIVATIONS = "frozen activations of the flipped images"
+WORD_FEATURES = "word features"
+
+# How often the frozen blocks ran (the metrics.json field "frozen_blocks_ran")
+NOT_RUN = "not at all"
+ONCE = "once"
+EVERY_BATCH = "every batch"
+NO_BLOCKS = "no pretrained blocks"
+
+_RAN = {
+    NOT_RUN: "the frozen blocks of the backbone did not run at all",
+    ONCE: "the frozen blocks ran once over the examples, not in every epoch",
+    EVERY_BATCH: ("the frozen blocks ran again on every training batch: with augmentation and trainable blocks "
+                  "their output changes every epoch, so it cannot be kept"),
+    NO_BLOCKS: "a classic method has no pretrained blocks to run",
+}
+
+
+def item_name(what: str, dataset, *, train_set, val_set) -> str:
+    """`what`, naming its set when training and validation are separate sets."""
+    if train_set is val_set:
+        return what
+    return f"{what} of the {'validation' if dataset is val_set else 'training'} set"
+
+
+def reuse_facts(reused: Iterable[str], computed: Iterable[str], *, frozen_every_batch: bool) -> dict:
+    """The metrics.json fields: reused and computed items, and how often the frozen blocks ran."""
+    computed = sorted(computed)
+    if frozen_every_batch:
+        ran = EVERY_BATCH
+    else:
+        ran = ONCE if any(item.startswith(FROZEN_ACTIVATIONS) for item in computed) else NOT_RUN
+    return {"reused": sorted(reused), "computed": computed, "frozen_blocks_ran": ran}
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def describe_reuse(facts: dict) -> str:
+    """One sentence for people from a run's metrics: what was reused, what was computed, what ran."""
+    clauses = []
+    if facts.get("reused"):
+        clauses.append(f"reused from an earlier run on the same data: {_listed(facts['reused'])}")
+    if facts.get("computed"):
+        clauses.append(f"computed in this run: {_listed(facts['computed'])}")
+    if facts.get("frozen_blocks_ran") in _RAN:
+        clauses.append(_RAN[facts["frozen_blocks_ran"]])
+    if not clauses:
+        return "This run saved no record of what it reused."
+    sentence = "; ".join(clauses)
+    return sentence[0].upper() + sentence[1:] + "."
