@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
-from tlcore.data import build_text_dataset, guess_columns, table_from_pasted, text_sample
+from tlcore.data import build_text_dataset, column_choices, guess_columns, table_from_pasted, text_sample
 from tlcore.settings import limits, readable
 from tlcore.ui import cached_table, plain, show_error, workspace
 
@@ -105,7 +105,7 @@ def image_inputs() -> None:
                      for name, groups in uploads.items()}
             try:
                 with st.spinner("Checking images..."):
-                    ws.set_data(build_dataset(records_from_uploads(files)), "Images added per class", "classes")
+                    ws.set_data(build_dataset(*records_from_uploads(files)), "Images added per class", "classes")
             except TLCoreError as exc:
                 show_error(exc)
 
@@ -141,8 +141,18 @@ def text_inputs() -> None:
                            "sample_texts.csv", "text/csv", icon=":material/download:")
 
 
+def pick_column(column, role: str, guess: str | None, choices: dict[str, int]) -> str | None:
+    """A select of every column with its number of different values; preset only to a guess by name
+    (or, for the texts, a column of words), else empty until the user picks one."""
+    columns = list(choices)
+    return column.selectbox(f"Column with the {role}s", columns, index=columns.index(guess) if guess else None,
+                            format_func=lambda c: f"{c} ({choices[c]:,} different values)",
+                            placeholder=f"Choose the column with the {role}s", key=f"data_{role}_column")
+
+
 def load_table(uploaded) -> None:
-    """Show the first rows, let the user pick the text and label columns (guessed), build the dataset."""
+    """Show the first rows, let the user pick the text and label columns (guessed only by name, or
+    asked), build the dataset. Nothing trains until both are picked."""
     data = uploaded.getvalue()
     try:
         table = cached_table(data, uploaded.name)
@@ -156,13 +166,18 @@ def load_table(uploaded) -> None:
                  "the labels. Add a label column and upload it again.", icon=":material/error:")
         return
     guessed_text, guessed_label = guess_columns(table.frame)
+    choices = column_choices(table.frame)
     c1, c2 = st.columns(2)
-    text_column = c1.selectbox("Column with the texts", columns, index=columns.index(guessed_text),
-                               key="data_text_column")
-    label_column = c2.selectbox("Column with the labels", columns, index=columns.index(guessed_label),
-                                key="data_label_column")
+    text_column = pick_column(c1, "text", guessed_text, choices)
+    label_column = pick_column(c2, "label", guessed_label, choices)
     key = f"table:{digest(data)}:{text_column}:{label_column}"
     if key == ws.loaded_key:
+        return
+    if text_column is None or label_column is None:
+        st.info("No column is named like the labels (label, class, category, ...), so choose the column that holds "
+                "them above: it has as many different values as there will be classes." if label_column is None else
+                "Choose the column that holds the texts above.", icon=":material/touch_app:")
+        ws.set_data(None, uploaded.name, key)  # nothing stale from an earlier table trains meanwhile
         return
     try:
         ws.set_data(build_text_dataset(table, text_column, label_column), uploaded.name, key)
@@ -216,7 +231,7 @@ problems = report.problems()
 for problem in problems:
     st.error(plain(problem), icon=":material/error:")
 for note in report.notes:
-    st.warning(plain(note), icon=":material/translate:")
+    st.warning(plain(note), icon=":material/warning:")
 c1, c2, c3 = st.columns(3)
 c1.metric(f"{unit.capitalize()}s", len(dataset))
 c2.metric("Classes", len(dataset.classes))

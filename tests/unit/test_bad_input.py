@@ -10,12 +10,15 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from PIL import Image
 
 from tests.conftest import encode, make_zip
 from tlcore import DataError, build_dataset, read_zip
 from tlcore.backbones import Preprocessing
-from tlcore.data import build_text_dataset, decode_image, read_table, records_from_uploads
+from tlcore.data import (
+    build_text_dataset, decode_image, guess_columns, read_data_path, read_folder, read_table, records_from_uploads,
+)
 from tlcore.errors import ImageReadError
 from tlcore.exports import csv_text
 from tlcore.features import load_pixels
@@ -164,6 +167,77 @@ def test_more_images_than_the_dataset_limit(limit):
         read_and_build(good_classes())
 
 
+def write_tree(root, files: dict[str, bytes]):
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    return root
+
+
+NFC_CAFE, NFD_CAFE = "caf\u00e9", "cafe\u0301"  # a Mac's zip stores the second form
+
+
+def test_one_class_name_in_two_unicode_forms_is_one_class(tmp_path):
+    files = {f"{NFC_CAFE}/1.png": png(), f"{NFD_CAFE}/2.png": png(), "dogs/1.png": png((0, 0, 200)),
+             "dogs/2.png": png((0, 0, 200))}
+    assert read_and_build(files).report.class_counts == {"dogs": 2, NFC_CAFE: 2}
+    assert build_dataset(*read_folder(write_tree(tmp_path, files))).report.class_counts == {"dogs": 2, NFC_CAFE: 2}
+    uploads = {NFC_CAFE: [("1.png", png())], NFD_CAFE + " ": [("2.png", png())], "dogs": [("1.png", png())]}
+    assert {r.label for r in records_from_uploads(uploads)[0]} == {NFC_CAFE, "dogs"}
+
+
+HIDDEN = {".cats/1.png": png(), ".cats/2.png": png(), "dogs/.flash.png": png()}
+
+
+def test_hidden_folders_with_images_are_reported_the_same_in_zips_and_folders(tmp_path):
+    files = {**good_classes(), **HIDDEN, ".git/config": b"[core]", "dogs/.DS_Store": b"x", "__MACOSX/dogs/._1.png": b"x"}
+    from_zip = reasons(read_and_build(files))
+    from_folder = reasons(build_dataset(*read_folder(write_tree(tmp_path, files))))
+    assert from_zip == from_folder and set(from_zip) == set(HIDDEN)  # junk and non-images stay silent
+    assert "hidden folder '.cats'" in from_zip[".cats/1.png"] and "rename the folder without the dot" in from_zip[".cats/1.png"]
+    assert "rename it without the dot" in from_zip["dogs/.flash.png"]
+
+
+def test_the_same_image_under_two_labels_is_named_in_the_report():
+    dataset = read_and_build({**good_classes(), "dogs/copy.png": png()})  # the bytes of cats/1.png
+    assert dataset.report.notes == [
+        "The same image is in two classes: 'dogs/copy.png' (dogs) is the same as 'cats/1.png' (cats). A model cannot "
+        "learn two answers for one image: keep each image in the class it belongs to and remove the other copy."]
+    assert read_and_build(good_classes()).report.notes == []  # copies inside one class are not a conflict
+
+
+def test_big_files_on_disk_are_skipped_before_they_are_read(tmp_path, limit, monkeypatch):
+    limit(max_file_mb=1)
+    write_tree(tmp_path, {**good_classes(), "cats/huge.png": b"\0" * (3 * 1024 * 1024)})
+    read = []
+    real_read_bytes = type(tmp_path).read_bytes
+    monkeypatch.setattr(type(tmp_path), "read_bytes", lambda path: read.append(path.name) or real_read_bytes(path))
+    records, skipped = read_data_path(tmp_path)
+    assert len(records) == 4 and "huge.png" not in read
+    assert {s.name: s.reason for s in skipped}["cats/huge.png"] == (
+        "too large (3 MB); the limit is 1 MB (setting max_file_mb in tlcore.toml).")
+
+
+def test_big_files_added_in_the_page_are_skipped(limit):
+    limit(max_file_mb=1)
+    records, skipped = records_from_uploads({"cats": [("1.png", png()), ("big.png", b"\0" * (2 * 1024 * 1024))]})
+    assert [r.name for r in records] == ["cats/1.png"]
+    assert skipped[0].name == "cats/big.png" and "too large (2 MB)" in skipped[0].reason and "max_file_mb" in skipped[0].reason
+
+
+def test_folders_and_zip_files_on_disk_keep_the_zip_limits(tmp_path, limit):
+    limit(max_total_mb=1, max_files=6)
+    big = write_tree(tmp_path / "big", {f"cats/{i}.png": os.urandom(600 * 1024) for i in range(2)})
+    with pytest.raises(DataError, match="more than 1 MB.*max_total_mb"):
+        read_data_path(big)
+    many = write_tree(tmp_path / "many", {f"cats/{i}.png": png() for i in range(7)})
+    with pytest.raises(DataError, match="holds 7 files.*max_files"):
+        read_data_path(many)
+    (tmp_path / "big.zip").write_bytes(os.urandom(2 * 1024 * 1024))
+    with pytest.raises(DataError, match="big.zip is 2 MB.*max_total_mb"):
+        read_data_path(tmp_path / "big.zip")
+
+
 # --- images ------------------------------------------------------------------------------------------
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -272,6 +346,81 @@ def test_too_many_rows_are_refused_with_the_limit(limit):
         table("text,label\na,1\nb,2\nc,1\nd,2\n")
 
 
+CHINESE = pd.DataFrame({"text": ["猫很可爱", "狗在跑", "今天下雨", "明天晴天"], "label": ["动物", "动物", "天气", "天气"]})
+
+
+@pytest.mark.parametrize("encoding, says", [
+    ("utf-16", "UTF-16"), ("utf-16-le", "UTF-16"), ("utf-16-be", "UTF-16"), ("utf-32", "UTF-32")])
+def test_unicode_text_from_excel_is_read_in_its_encoding(encoding, says):
+    """Excel's "Unicode text" is UTF-16 with a BOM and tabs; other tools leave the BOM out."""
+    data = CHINESE.to_csv(index=False, sep="\t").encode(encoding)
+    read = read_table(data, "unicode.txt")
+    assert read.frame.equals(CHINESE) and f"read as {says}" in read.encoding_note
+    assert build_text_dataset(read, "text", "label").classes == ["动物", "天气"]
+
+
+def test_labels_in_two_unicode_forms_are_one_class():
+    dataset = build_text_dataset(table(f"text,label\na,{NFC_CAFE}\nb,{NFD_CAFE}\nc,tea\nd,tea\n"), "text", "label")
+    assert dataset.report.class_counts == {NFC_CAFE: 2, "tea": 2}
+
+
+def test_the_same_text_under_two_labels_is_named_in_the_report():
+    dataset = build_text_dataset(table("text,label\nGreat film,pos\nbad,neg\n great  FILM,neg\nok,pos\n"),
+                                 "text", "label")
+    assert "'row 4' (neg) is the same as 'row 2' (pos)" in dataset.report.notes[0]
+
+
+def dated_table() -> str:
+    days = [f"2024-03-{d:02d}" for d in range(1, 29)]
+    return "text,when_added\n" + "\n".join(f"sentence number {i},{days[i % 28]}" for i in range(300))
+
+
+def test_a_date_column_is_never_guessed_as_the_labels():
+    read = table(dated_table(), "when.csv")
+    assert guess_columns(read.frame) == ("text", None)
+    renamed = read.frame.rename(columns={"when_added": "label"})  # named like labels, but dates
+    assert guess_columns(renamed) == ("text", None)
+    with pytest.raises(DataError, match=r"'text' \(300 different values\), 'when_added' \(28 different values\)"
+                                        r".*--label-column"):
+        build_text_dataset(read, "text", None)
+
+
+def test_mostly_unique_numbers_or_dates_are_never_guessed():
+    frame = pd.DataFrame({"id": [str(i) for i in range(50)], "tag": [f"t{i}" for i in range(50)],
+                          "when": ["2024-01-02 10:00:00"] * 50})
+    assert guess_columns(frame) == ("tag", None)  # 50 tags for 50 rows are not classes; ids and dates are not texts
+    assert guess_columns(frame[["id", "when"]]) == (None, None)
+
+
+def test_the_command_line_asks_for_the_label_column(tmp_path, capsys):
+    from tlcore.cli import main
+
+    (tmp_path / "when.csv").write_text(dated_table(), encoding="utf-8")
+    assert main(["train", str(tmp_path / "when.csv"), "--task", "text", "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "\n" not in error and "--label-column" in error and not (tmp_path / "run").exists()
+
+
+def xlsx(frame: pd.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False)
+    return buffer.getvalue()
+
+
+def test_xlsx_that_unpacks_too_far_is_refused_before_it_is_parsed(limit, monkeypatch):
+    limit(max_file_mb=1)
+    parsed = []
+    monkeypatch.setattr(pd, "read_excel", lambda *args, **kwargs: parsed.append(1))
+    bomb = xlsx(pd.DataFrame({"text": ["word " * 200] * 2000, "label": ["a", "b"] * 1000}))  # 2 MB of XML
+    assert len(bomb) < 200_000
+    with pytest.raises(DataError, match="unpacks to more than 1 MB.*max_file_mb"):
+        read_table(bomb, "bomb.xlsx")
+    liar = patch_headers(bomb, "xl/worksheets/sheet1.xml", central=24, local=22, fmt="<I", value=10)
+    with pytest.raises(DataError):
+        read_table(liar, "liar.xlsx")
+    assert not parsed
+
+
 def test_formula_cells_are_escaped_in_csv_exports():
     frame = pd.DataFrame({"text": ['=HYPERLINK("http://evil","click")', "+1", "@SUM(A1)", "-2", "plain"],
                           "p_a": [0.5, -0.25, 0.1, 0.2, 0.3]})
@@ -309,3 +458,25 @@ def test_limits_are_stated_in_plain_numbers(limit):
     limit(max_text_rows=2_000_000, max_file_mb=1.5)
     assert "the limit is 2,000,000 (setting max_text_rows" in limits().says("max_text_rows")
     assert "the limit is 1.5 MB" in limits().says("max_file_mb")
+
+
+# --- memory ------------------------------------------------------------------------------------------
+
+def test_tfidf_features_of_the_largest_table_fit_the_dense_budget(limit):
+    """At max_text_rows rows the dense features the head needs stay under TFIDF_DENSE_BYTES, and
+    transform never makes a float64 copy (tracemalloc sees numpy's allocations)."""
+    import tracemalloc
+
+    from tlcore.backbones.classic_text import TFIDF_DENSE_BYTES, TfidfFeaturizer
+
+    rng = np.random.default_rng(0)
+    texts = [" ".join(f"w{i}" for i in rng.integers(0, 4000, 15)) for _ in range(800)]
+    featurizer = TfidfFeaturizer().fit(texts)
+    assert 4 * limits().max_text_rows * featurizer.num_features <= TFIDF_DENSE_BYTES < 4 * 100_000 * 20_000
+    tracemalloc.start()
+    features = featurizer.transform(texts)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert features.dtype == torch.float32 and peak < 1.5 * features.numel() * 4
+    limit(max_text_rows=1_000_000)
+    assert 4 * 1_000_000 * TfidfFeaturizer().fit(texts).num_features <= TFIDF_DENSE_BYTES

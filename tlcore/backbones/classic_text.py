@@ -17,11 +17,20 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError, DataError
+from ..settings import limits
 from .registry import BackboneInfo, register
 from .sentence_transformers import BUNDLED, _local_folder
 
 WORD = re.compile(r"[\w']+")
 TFIDF_MAX_FEATURES = 20_000
+TFIDF_DENSE_BYTES = 1024**3  # the float32 features of the largest table allowed (max_text_rows) fit in this
+
+
+def tfidf_max_features() -> int:
+    """Vocabulary size: at most TFIDF_MAX_FEATURES words and word pairs, fewer when max_text_rows rows of
+    dense features would not fit in TFIDF_DENSE_BYTES (2,684 at the default 100,000 rows). The head
+    needs the features dense, so their width is what bounds memory."""
+    return max(256, min(TFIDF_MAX_FEATURES, TFIDF_DENSE_BYTES // (4 * limits().max_text_rows)))
 
 
 class TfidfFeaturizer:
@@ -30,7 +39,8 @@ class TfidfFeaturizer:
     def __init__(self):
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=TFIDF_MAX_FEATURES)
+        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, max_features=tfidf_max_features(),
+                                          dtype=np.float32)
 
     @property
     def num_features(self) -> int:
@@ -44,7 +54,8 @@ class TfidfFeaturizer:
         return self
 
     def transform(self, texts: Sequence[str]) -> torch.Tensor:
-        return torch.from_numpy(self.vectorizer.transform(texts).toarray().astype(np.float32))
+        """Dense float32 rows, made from the sparse float32 matrix without a float64 copy."""
+        return torch.from_numpy(self.vectorizer.transform(texts).astype(np.float32).toarray())
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict]:
         vocabulary = {term: int(i) for term, i in self.vectorizer.vocabulary_.items()}
@@ -55,7 +66,8 @@ class TfidfFeaturizer:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         self = cls()
-        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=meta["vocabulary"])
+        self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, vocabulary=meta["vocabulary"],
+                                          dtype=np.float32)
         self.vectorizer.idf_ = tensors["idf"].numpy()
         return self
 
