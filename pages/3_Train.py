@@ -1,12 +1,12 @@
 """Train: settings, then a background job with live progress, curves and Cancel."""
 import streamlit as st
 
-from tlcore import TrainConfig, TLCoreError, describe_device, resolve_device
+from tlcore import TLCoreError, describe_device, resolve_device
 from tlcore import jobs
 from tlcore.heads import HEADS
-from tlcore.tasks import train_classifier
 from tlcore.plots import history_figure
-from tlcore.ui import backbone_title, need_data, plain, show_error, workspace
+from tlcore.tasks import TrainWork
+from tlcore.ui import THIS_SESSION, backbone_title, load_choice, need_data, plain, show_error, show_progress, workspace
 
 st.set_page_config(page_title="Train", page_icon=":material/model_training:", layout="wide")
 ws = workspace()
@@ -48,58 +48,42 @@ elif start:
     except TLCoreError as exc:
         show_error(exc)
     else:
-        config: TrainConfig = ws.config
-        dataset, val_dataset = ws.dataset, ws.val_dataset
-        job = jobs.submit(
-            lambda callbacks: train_classifier(dataset, config, val_dataset=val_dataset, callbacks=callbacks),
-            config.epochs,
-            context={"dataset": dataset, "val_dataset": val_dataset, "config": config, "data_label": ws.data_label,
-                     "task": ws.task},
-        )
-        ws.job_id = job.job_id
-        st.query_params["job"] = job.job_id
+        ws.job_id = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.epochs).job_id
+
+shown = ws.job.snapshot() if ws.job is not None else None
 
 
-polling = ws.job is not None and not ws.job.snapshot().finished
-
-
-@st.fragment(run_every=1.0 if polling else None)
+@st.fragment(run_every=shown.poll_s if shown else None)
 def progress_panel() -> None:
-    """Redrawn every second while the job runs; the job itself never calls Streamlit."""
+    """Looks at the job again while it runs (rarely while it waits); the job itself runs in a worker
+    process and never calls Streamlit."""
     job = ws.job
     if job is None:
         return
     snap = job.snapshot()
-    if polling and snap.finished:
-        st.rerun()  # redraw the whole page once, which also stops the polling
+    if snap.status != shown.status:
+        st.rerun()  # a new state: redraw the page once, with the polling that suits the new state
     for note in snap.notes:
         st.info(note, icon=":material/memory:")
-    if snap.status in (jobs.QUEUED, jobs.RUNNING):
-        if snap.queue_place is not None:
-            ahead = snap.queue_place - 1
-            st.info(f"Waiting for the device: place {snap.queue_place} in the queue "
-                    f"({'next to start' if not ahead else f'{ahead} waiting ahead of you'}). Other training on this "
-                    "machine finishes first; this page updates by itself.", icon=":material/hourglass_top:")
-        elif snap.phase == "Training":
-            eta = f", about {snap.eta_s:.0f}s left" if snap.eta_s is not None else ""
-            st.progress(snap.epoch / snap.epochs, text=f"Epoch {snap.epoch} of {snap.epochs}{eta}")
-        else:
-            fraction = snap.done / snap.total if snap.total else 0.0
-            st.progress(fraction, text=f"{snap.phase}: {snap.done} of {snap.total}")
+    if not snap.finished:
+        show_progress(snap)
         if st.button("Cancel", icon=":material/stop:"):
             job.cancel()
     elif snap.status == jobs.DONE:
-        result = job.result
-        auc = "n/a" if result.report.auc is None else f"{result.report.auc:.3f}"
-        best = f" (best epoch {result.best_epoch})" if result.history else ""
-        st.success(f"Done in {result.timings_s['total']:.1f}s: validation AUC {auc}, "
-                   f"accuracy {result.report.accuracy:.1%}{best}.")
-        if result.extra.get("reused"):
-            st.caption(f"Reused from an earlier run on the same data: {' and '.join(result.extra['reused'])}, "
+        record = load_choice(ws, THIS_SESSION)
+        if record is None:
+            return
+        facts = record.facts
+        auc = "n/a" if record.report.auc is None else f"{record.report.auc:.3f}"
+        best = f" (best epoch {facts['best_epoch']})" if record.history else ""
+        st.success(f"Done in {facts['timings_s']['total']:.1f}s: validation AUC {auc}, "
+                   f"accuracy {record.report.accuracy:.1%}{best}.")
+        if facts.get("reused"):
+            st.caption(f"Reused from an earlier run on the same data: {' and '.join(facts['reused'])}, "
                        "so the frozen part of the backbone did not run again.")
-        if result.extra.get("truncated_texts"):
-            st.info(f"{result.extra['truncated_texts']} texts were longer than the backbone's maximum of "
-                    f"{result.extra['max_tokens']} tokens; only their beginning was used.")
+        if facts.get("truncated_texts"):
+            st.info(f"{facts['truncated_texts']} texts were longer than the backbone's maximum of "
+                    f"{facts['max_tokens']} tokens; only their beginning was used.")
         st.page_link("pages/4_Evaluate.py", label="See the evaluation", icon=":material/insights:")
     elif snap.status == jobs.CANCELLED:
         st.warning("Training was cancelled. Change the settings and press Train to start again.")

@@ -11,11 +11,11 @@ from tlcore.data.images import make_thumbnail
 from tlcore.embedding_map import methods, project, separation
 from tlcore.explain import grad_cam, overlay, word_importance
 from tlcore.metrics import majority_baseline, operating_point, pr_curve
-from tlcore.persistence import run_folder_name, runs_dir, save_run, zip_run
+from tlcore.persistence import copy_run, run_folder_name, runs_dir, zip_run
 from tlcore.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
 from tlcore.ui import (
     cached_intervals, chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
-    load_choice, need_result, plain, run_choices, run_label, show_error, workspace,
+    load_choice, need_result, plain, run_choices, run_folder, run_label, show_error, workspace,
 )
 
 st.set_page_config(page_title="Evaluate", page_icon=":material/insights:", layout="wide")
@@ -25,7 +25,7 @@ explanations_switch()
 choices = run_choices(ws)
 if not choices and need_result(ws):
     st.stop()
-choice = st.selectbox("Run", choices, format_func=run_label, key="eval_run",
+choice = st.selectbox("Run", choices, format_func=lambda c: run_label(ws, c), key="eval_run",
                       help="This session's training, or a run saved earlier (from the runs folder).")
 record = load_choice(ws, choice)
 if record is None:
@@ -34,8 +34,8 @@ if record is None:
 classes, report, y_val = record.classes, record.report, record.y_val
 binary = len(classes) == 2
 unit = "image" if record.task == "image" else "text"
-session = ws.session_runs()
-key = f"{run_label(choice)}-{session[choice][0] if choice in session else ''}"  # widget keys per run
+folder = run_folder(ws, choice)
+key = f"{folder.parent.name}-{folder.name}"  # widget keys per run
 
 
 @st.cache_data(show_spinner="Placing the examples on the map...", max_entries=16)
@@ -236,28 +236,31 @@ with tabs["All predictions"]:
         **{c: st.column_config.ProgressColumn(c[2:], min_value=0.0, max_value=1.0, format="%.2f") for c in prob_cols}})
     csv_download(frame, "predictions.csv", "Download predictions (CSV)", key=f"predictions-{key}")
 
-if choice not in session:
-    st.download_button("Download this saved run (zip)", zip_run(record.folder), f"{record.folder.name}.zip",
-                       "application/zip", icon=":material/download:")
+if choice not in ws.session_runs():
+    st.download_button("Download this saved run (zip)", lambda: zip_run(folder), f"{folder.name}.zip",
+                       "application/zip", icon=":material/download:", key=f"zip-{key}")
     st.stop()
 
-job_id, result = session[choice]
 st.subheader("Save this model")
-name = st.text_input("Run name", value=f"{result.config.backbone}-k{result.config.trainable_blocks}-{job_id}",
-                     key=f"run-name-{key}",
+saved = ws.saved.get(str(folder))
+name = st.text_input("Run name", key=f"run-name-{key}",
+                     value=Path(saved).name if saved else
+                     f"{record.config.backbone}-k{record.config.trainable_blocks}-{folder.parent.name}",
                      help="Letters, digits, dots, dashes and underscores; anything else becomes a dash.")
-if st.button("Save", icon=":material/save:"):
-    mine = st.session_state.setdefault("eval_saved_here", set())  # runs this session may replace
+if st.button("Save", icon=":material/save:", key=f"save-{key}"):
     try:
         target = runs_dir() / run_folder_name(name)
-        path = save_run(result, target, overwrite=str(target) in mine)
+        path = copy_run(folder, target, overwrite=str(target) in ws.saved.values())  # only this session's saves
     except TLCoreError as exc:
         show_error(exc)
     else:
-        mine.add(str(path))
-        st.session_state["eval_saved"] = str(path)
-if st.session_state.get("eval_saved"):
-    st.success(f"Saved to {plain(st.session_state['eval_saved'])}. Load it on the Predict page any time.")
-    st.download_button("Download the saved run (zip)", zip_run(st.session_state["eval_saved"]),
-                       f"{Path(st.session_state['eval_saved']).name}.zip", "application/zip", icon=":material/download:")
+        ws.saved[str(folder)] = saved = str(path)
+if saved:
+    st.success(f"Saved to {plain(saved)}. Load it on the Predict page any time.")
+try:
+    zip_name = Path(saved).name if saved else run_folder_name(name)
+except TLCoreError:
+    zip_name = folder.parent.name
+st.download_button("Download this run (zip)", lambda: zip_run(saved or folder), f"{zip_name}.zip", "application/zip",
+                   icon=":material/download:", key=f"zip-{key}")
 st.page_link("pages/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")

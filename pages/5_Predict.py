@@ -1,7 +1,5 @@
 """Predict: new images or texts through the model trained here or a saved run; CSV download; a
 closer look at one input (heat map or word importance, and the backbone's own ImageNet labels)."""
-from pathlib import Path
-
 import pandas as pd
 import streamlit as st
 
@@ -11,10 +9,9 @@ from tlcore.data.images import decode_image, make_thumbnail
 from tlcore.exports import csv_text
 from tlcore.explain import ImagenetModel, grad_cam, overlay, word_importance
 from tlcore.features import load_pixels
-from tlcore.persistence import list_runs
 from tlcore.ui import (
-    cached_run, csv_download, explain, explanations_switch, highlighted_words, image_data_uri, plain, show_error,
-    workspace,
+    csv_download, explain, explanations_switch, highlighted_words, image_data_uri, load_classifier, plain, predict_table,
+    run_choices, run_label, show_error, workspace,
 )
 
 st.set_page_config(page_title="Predict", page_icon=":material/online_prediction:", layout="wide")
@@ -28,16 +25,13 @@ def imagenet_model(backbone: str) -> ImagenetModel:
     return ImagenetModel(backbone)
 
 
-sources = (["The model trained in this session"] if ws.result is not None else []) + [str(p) for p in list_runs()]
+sources = run_choices(ws)
 if not sources:
     st.info("No model yet: train one on the Train page, or save one from the Evaluate page.")
     st.stop()
-choice = st.selectbox("Model", sources)
+choice = st.selectbox("Model", sources, format_func=lambda c: run_label(ws, c), key="predict_model")
 try:
-    if ws.result is not None and choice == sources[0]:
-        classifier = ws.result.classifier
-    else:
-        classifier = cached_run(choice, Path(choice).stat().st_mtime)
+    classifier = load_classifier(ws, choice)
 except TLCoreError as exc:
     show_error(exc)
     st.stop()
@@ -50,10 +44,12 @@ def download(table) -> None:
 
 
 if classifier.task == "text":
-    typed = st.text_area("Texts to classify, one per line", key="predict_texts", height=150,
-                         placeholder="Type or paste a sentence here")
-    upload = st.file_uploader("Or a file of texts (CSV/TSV/Excel column, or one per line in .txt)",
-                              type=["csv", "tsv", "txt", "xlsx"], key="predict_text_file")
+    with st.form("predict_text_form", border=False):
+        typed = st.text_area("Texts to classify, one per line", key="predict_texts", height=150,
+                             placeholder="Type or paste a sentence here")
+        upload = st.file_uploader("Or a file of texts (CSV/TSV/Excel column, or one per line in .txt)",
+                                  type=["csv", "tsv", "txt", "xlsx"], key="predict_text_file")
+        st.form_submit_button("Classify", type="primary", icon=":material/play_arrow:")
     texts = [line.strip() for line in typed.splitlines() if line.strip()]
     if upload is not None:
         try:
@@ -62,7 +58,7 @@ if classifier.task == "text":
             show_error(exc)
     if not texts:
         st.stop()
-    table = classifier.predict_table(texts)
+    table = predict_table(ws, choice, texts)
     prob_cols = [c for c in table.columns if c.startswith("p_")]
     st.dataframe(
         table, hide_index=True,
@@ -88,7 +84,7 @@ if not files:
 
 pairs = [(f.name, f.getvalue()) for f in files]
 with st.spinner(f"Classifying {len(pairs)} images..."):
-    table = classifier.predict_table(pairs)
+    table = predict_table(ws, choice, pairs)
 
 
 def thumbnail(name: str, data: bytes) -> str | None:

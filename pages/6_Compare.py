@@ -7,10 +7,10 @@ from tlcore import glossary, jobs
 from tlcore.backbones import get_backbone_info
 from tlcore.heads import SKLEARN_HEADS
 from tlcore.plots import runs_history_figure, runs_roc_figure
-from tlcore.sweep import sweep_depths
+from tlcore.tasks import SweepWork
 from tlcore.ui import (
     cached_intervals, chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label,
-    workspace,
+    show_progress, workspace,
 )
 
 st.set_page_config(page_title="Compare", page_icon=":material/compare:", layout="wide")
@@ -44,26 +44,21 @@ else:
         elif start and not depths:
             st.warning("Choose at least one depth.")
         elif start:
-            dataset, val_dataset, order = ws.dataset, ws.val_dataset, sorted(depths)
-            job = jobs.submit(lambda callbacks: sweep_depths(dataset, cfg, order, val_dataset=val_dataset,
-                                                             callbacks=callbacks),
-                              cfg.epochs, context={"config": cfg, "task": ws.task})
-            ws.sweep_job_id = job.job_id
+            work = SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset)
+            ws.sweep_job_id = jobs.submit(work, cfg.epochs).job_id
 
-        polling = ws.sweep_job is not None and not ws.sweep_job.snapshot().finished
+        shown = ws.sweep_job.snapshot() if ws.sweep_job is not None else None
 
-        @st.fragment(run_every=1.0 if polling else None)
+        @st.fragment(run_every=shown.poll_s if shown else None)
         def sweep_progress() -> None:
             job = ws.sweep_job
             if job is None:
                 return
             snap = job.snapshot()
-            if polling and snap.finished:
-                st.rerun()
-            if snap.status in (jobs.QUEUED, jobs.RUNNING):
-                place = f" (place {snap.queue_place} in the queue)" if snap.queue_place else ""
-                fraction = snap.done / snap.total if snap.total else 0.0
-                st.progress(fraction, text=f"{snap.phase}{place}: {snap.done} of {snap.total}")
+            if snap.status != shown.status:
+                st.rerun()  # a new state: redraw the page once, with the polling that suits it
+            if not snap.finished:
+                show_progress(snap)
                 if st.button("Cancel the sweep", icon=":material/stop:"):
                     job.cancel()
             elif snap.status == jobs.FAILED:
@@ -71,7 +66,7 @@ else:
             elif snap.status == jobs.CANCELLED:
                 st.warning("The sweep was cancelled.")
             else:
-                st.success(f"Sweep done: {len(job.result)} runs, selected below. Each can also be opened on the "
+                st.success(f"Sweep done: {len(snap.result)} runs, selected below. Each can also be opened on the "
                            "Evaluate page.")
 
         sweep_progress()
@@ -83,11 +78,12 @@ if not choices:
     st.stop()
 sweep_runs = [c for c in choices if c.startswith("Sweep: ")]
 if sweep_runs and st.session_state.get("compare_sweep_shown") != ws.sweep_job_id:
-    st.session_state["compare_sweep_shown"] = ws.sweep_job_id  # a finished sweep: show its runs once
-    st.session_state["compare_runs"] = sweep_runs
+    st.session_state["compare_sweep_shown"] = ws.sweep_job_id  # a finished sweep adds its runs, once
+    kept = st.session_state.get("compare_runs", [])
+    st.session_state["compare_runs"] = kept + [c for c in sweep_runs if c not in kept]
 # The selection lives in session state (first visit: the newest two), kept to runs that still exist.
 st.session_state["compare_runs"] = [c for c in st.session_state.get("compare_runs", choices[:2]) if c in choices]
-chosen = st.multiselect("Runs", choices, format_func=run_label, key="compare_runs")
+chosen = st.multiselect("Runs", choices, format_func=lambda c: run_label(ws, c), key="compare_runs")
 records = [r for r in (load_choice(ws, c) for c in chosen) if r is not None]
 if not records:
     st.stop()

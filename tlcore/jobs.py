@@ -1,26 +1,38 @@
-"""Background training jobs: the page polls a snapshot; only the job's thread touches the model.
+"""Background jobs: jobs run in worker processes, outside the UI process.
 
-Jobs outlive page reruns, refreshes and closed tabs (the page finds its job again by the id in its URL).
-At most `max_running` jobs use the device at once; the others wait their turn in a first-come queue.
-A job nobody has looked at for `abandoned_minutes` is stopped and forgotten (see tlcore.settings).
+The UI process only queues jobs, hands them to workers and reads their progress: a small status file
+each worker rewrites in the job's folder (see tlcore.worker). So training never competes with page
+renders for the interpreter, and workers run at a lower priority than the pages. Workers have the
+engine imported before a job arrives, so pressing Train does not wait for Python, torch and the
+models to import, and a worker idle for a while after its jobs exits, giving their memory back.
+
+Jobs outlive page reruns, refreshes and closed tabs. At most `max_running` jobs use the device at once;
+the others wait their turn in a first-come queue. A job nobody has looked at for `abandoned_minutes`
+is stopped and forgotten, and its folder deleted (see tlcore.settings).
 """
 from __future__ import annotations
 
 import functools
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
 import threading
 import time
-import traceback
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
-from .errors import TLCoreError
-from .memory import free_memory
 from .settings import job_settings
-from .training import Callback, CancelCheck, EpochLog, Trainer, TrainingCancelled
+from .training import EpochLog
 
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+STATUS_FILE, CANCEL_FILE = "status.json", "cancel"
+CANCEL_GRACE_S = 30.0  # a worker that has not stopped this long after Cancel is killed
 
 
 @dataclass
@@ -35,15 +47,21 @@ class JobSnapshot:
     epoch: int
     epochs: int
     history: list[EpochLog]
-    eta_s: float | None
+    eta_s: float | None  # of the current phase (of training, during the epochs)
     elapsed_s: float
     error: str | None
     queue_place: int | None = None  # 1 = next to start; None when not waiting
     notes: list[str] = field(default_factory=list)
+    result: object = None  # what the work returned (JSON), once done
 
     @property
     def finished(self) -> bool:
         return self.status in (DONE, FAILED, CANCELLED)
+
+    @property
+    def poll_s(self) -> float | None:
+        """How often a page should look again: rarely while waiting in the queue, never once finished."""
+        return None if self.finished else 4.0 if self.status == QUEUED else 1.5
 
 
 class DeviceQueue:
@@ -90,36 +108,82 @@ def device_queue() -> DeviceQueue:
     return DeviceQueue(job_settings().max_running)
 
 
-@dataclass
-class TrainingJob(Callback):
-    """Runs `work(callbacks)` in a daemon thread and records its progress through callback hooks."""
+class WorkerPool:
+    """Worker processes with the engine already imported. A worker runs jobs one after the other and
+    exits when it has been idle a while after a job (so the memory jobs used goes back to the system);
+    one fresh worker is always kept ready, so pressing Train never waits for the imports."""
 
-    work: Callable[[list[Callback]], object]
-    epochs: int
-    context: dict = field(default_factory=dict)  # what the job was started with, to restore a page
-    job_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    result: object = None
-
-    def __post_init__(self):
+    def __init__(self):
         self._lock = threading.Lock()
-        self._cancel = threading.Event()
-        self._status, self._phase, self._done, self._total = QUEUED, "Waiting for the device", 0, 0
-        self._history: list[EpochLog] = []
-        self._notes: list[str] = []
-        self._error: str | None = None
-        self._started = time.monotonic()
-        self.last_seen = self._started  # when a page last showed this job
-        self._queue = device_queue()
-        self._train_started: float | None = None
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.job_id}", daemon=True)
+        self._idle: list[subprocess.Popen] = []
 
-    def start(self) -> "TrainingJob":
+    @staticmethod
+    def _start() -> subprocess.Popen:
+        root = str(Path(__file__).resolve().parents[1])  # so the worker imports this very tlcore
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        return subprocess.Popen([sys.executable, "-m", "tlcore.worker"], stdin=subprocess.PIPE, env=env)
+
+    def prewarm(self) -> None:
+        """Have an idle worker ready (starting one if none is alive)."""
+        with self._lock:
+            self._idle = [w for w in self._idle if w.poll() is None]
+            if not self._idle:
+                self._idle.append(self._start())
+
+    def take(self) -> subprocess.Popen:
+        """A worker for a job now: the most recently used idle one that is alive, else a new one."""
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.poll() is None:
+                    return worker
+        return self._start()
+
+    def give_back(self, worker: subprocess.Popen) -> None:
+        if worker.poll() is None:
+            with self._lock:
+                self._idle.append(worker)
+
+
+POOL = WorkerPool()
+
+
+def jobs_root() -> Path:
+    """Where job folders live: a hidden folder beside the saved runs (never listed as runs)."""
+    from .persistence import runs_dir
+
+    return runs_dir() / ".jobs"
+
+
+class Job:
+    """One unit of work run by a worker process: `work(callbacks, folder)` with `folder` its own job
+    folder, where it writes its runs. `work` must be picklable (a module-level function or an object of
+    a module-level class); what it returns must be JSON and becomes the snapshot's `result`."""
+
+    def __init__(self, work: Callable, epochs: int, context: dict | None = None, root: Path | None = None):
+        self.work, self.epochs, self.context = work, epochs, context or {}
+        self.job_id = uuid.uuid4().hex[:12]
+        self.folder = (root or jobs_root()) / self.job_id
+        self.folder.mkdir(parents=True)
+        self.last_seen = time.monotonic()  # when a page last showed this job
+        self._queue = device_queue()
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+        self._status, self._error = QUEUED, None
+        self._submitted = time.monotonic()
+        self._started: float | None = None
+        self._read: tuple[int, dict] = (0, {})  # (mtime_ns, content) of the status file last read
+        self._thread = threading.Thread(target=self._run, name=f"job-{self.job_id}", daemon=True)
+
+    def start(self) -> "Job":
         self._queue.join(self.job_id)
         self._thread.start()
         return self
 
     def cancel(self) -> None:
         self._cancel.set()
+        if self.folder.is_dir():
+            (self.folder / CANCEL_FILE).touch()
 
     def wait(self, timeout: float | None = None) -> JobSnapshot:
         self._thread.join(timeout)
@@ -127,76 +191,99 @@ class TrainingJob(Callback):
 
     def _run(self) -> None:
         if not self._queue.acquire(self.job_id, self._cancel.is_set):
-            with self._lock:
-                self._status = CANCELLED
+            self._finish(CANCELLED)
             return
-        with self._lock:
-            self._status, self._phase, self._started = RUNNING, "Starting", time.monotonic()
         try:
-            self._work()
+            with self._lock:
+                self._status, self._started = RUNNING, time.monotonic()
+            self._supervise(POOL.take())
         finally:
             self._queue.release(self.job_id)
-            free_memory()  # a cancelled or failed run's model and batches are unreachable by now
 
-    def _work(self) -> None:
+    def _supervise(self, worker: subprocess.Popen) -> None:
+        """Hand the work to a worker, then follow its status file until the job ends; a worker that
+        does not stop within the grace time after Cancel is killed."""
+        payload = pickle.dumps({"work": self.work, "folder": str(self.folder), "epochs": self.epochs,
+                                "env": dict(os.environ), "cwd": os.getcwd()})
         try:
-            result = self.work([self, CancelCheck(self._cancel.is_set)])
-            with self._lock:
-                self.result, self._status = result, DONE
-        except TrainingCancelled:
-            with self._lock:
-                self._status = CANCELLED
-        except TLCoreError as exc:
-            with self._lock:
-                self._status, self._error = FAILED, exc.user_message
-        except Exception as exc:  # unexpected: keep the app alive, show the cause, log the trace
-            traceback.print_exc()
-            with self._lock:
-                self._status, self._error = FAILED, f"Training failed unexpectedly: {exc}"
+            worker.stdin.write(len(payload).to_bytes(8, "big") + payload)
+            worker.stdin.flush()
+        except OSError:
+            pass  # the worker died before its job: reported below
+        cancelled_at = None
+        while (status := self._status_file().get("status")) not in (DONE, FAILED, CANCELLED):
+            if worker.poll() is not None:
+                break
+            if self._cancel.is_set():
+                cancelled_at = cancelled_at or time.monotonic()
+                if time.monotonic() - cancelled_at > CANCEL_GRACE_S:
+                    worker.kill()
+            time.sleep(0.1)
+        if status in (DONE, FAILED, CANCELLED):
+            POOL.give_back(worker)
+            self._finish(status, self._status_file().get("error"))
+        elif self._cancel.is_set():
+            self._finish(CANCELLED)
+        else:
+            self._finish(FAILED, f"The training process stopped unexpectedly (exit code {worker.wait()}), most "
+                                 "likely because the machine ran out of memory. Try a smaller batch size, fewer "
+                                 "trainable blocks or fewer examples, or wait until other training has finished.")
 
-    # Callback hooks, called from the job's thread.
-    def on_batch_size(self, batch_size: int) -> None:
+    def _finish(self, status: str, error: str | None = None) -> None:
         with self._lock:
-            self._notes.append(f"Ran out of memory, so the batch size was lowered to {batch_size} and training went on.")
+            self._status, self._error = status, error
 
-    def on_phase(self, phase: str, done: int, total: int) -> None:
-        with self._lock:
-            self._phase, self._done, self._total = phase, done, total
-
-    def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None:
-        with self._lock:
-            if self._train_started is None:
-                self._train_started = time.monotonic() - log.seconds
-            self._history.append(log)
-            self._phase, self._done, self._total = "Training", log.epoch, self.epochs
+    def _status_file(self) -> dict:
+        """The worker's latest status file, re-read only when it changed."""
+        path = self.folder / STATUS_FILE
+        try:
+            mtime = path.stat().st_mtime_ns
+            if mtime != self._read[0]:
+                self._read = (mtime, json.loads(path.read_text()))
+        except (OSError, ValueError):
+            pass  # not written yet, or replaced while we looked: keep the last one read
+        return self._read[1]
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
-            epoch = len(self._history)
-            eta = None
-            if epoch and self._status == RUNNING:
-                per_epoch = (time.monotonic() - self._train_started) / epoch
-                eta = per_epoch * (self.epochs - epoch)
-            place = self._queue.place(self.job_id) if self._status == QUEUED else None
-            return JobSnapshot(self.job_id, self._status, self._phase, self._done, self._total, epoch,
-                               self.epochs, list(self._history), eta, time.monotonic() - self._started,
-                               self._error, place, list(self._notes))
+            status, error, started = self._status, self._error, self._started
+        info = self._status_file() if status != QUEUED else {}
+        history = [EpochLog(**h) for h in info.get("history", [])]
+        eta = info.get("eta_s")
+        if eta is not None and status == RUNNING:
+            eta = max(0.0, eta - (time.time() - info.get("written_at", time.time())))
+        now = time.monotonic()
+        return JobSnapshot(
+            self.job_id, status, info.get("phase", "Waiting for the device" if status == QUEUED else "Starting"),
+            info.get("done", 0), info.get("total", 0), len(history), self.epochs, history,
+            eta if status == RUNNING else None, now - (started or self._submitted), error,
+            self._queue.place(self.job_id) if status == QUEUED else None, list(info.get("notes", [])),
+            info.get("result") if status == DONE else None)
+
+    def forget(self) -> None:
+        """Stop the job and delete its folder (once the worker has gone)."""
+        self.cancel()
+        threading.Thread(target=self._remove_when_done, daemon=True).start()
+
+    def _remove_when_done(self) -> None:
+        self._thread.join(CANCEL_GRACE_S + 10)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
-_JOBS: dict[str, TrainingJob] = {}
+_JOBS: dict[str, Job] = {}
 _JOBS_LOCK = threading.Lock()
 
 
-def submit(work: Callable[[list[Callback]], object], epochs: int, context: dict | None = None) -> TrainingJob:
-    """Start a job and keep it in the process-wide registry (it outlives page reruns and refreshes)."""
+def submit(work: Callable, epochs: int, context: dict | None = None) -> Job:
+    """Queue a job and keep it in the process-wide registry (it outlives page reruns and refreshes)."""
     reap_abandoned()
-    job = TrainingJob(work, epochs, context or {})
+    job = Job(work, epochs, context)
     with _JOBS_LOCK:
         _JOBS[job.job_id] = job
     return job.start()
 
 
-def get_job(job_id: str | None) -> TrainingJob | None:
+def get_job(job_id: str | None) -> Job | None:
     """The job a page shows (which counts as a viewer's visit), or None if unknown or cleaned up."""
     reap_abandoned()
     with _JOBS_LOCK:
@@ -212,5 +299,5 @@ def reap_abandoned(now: float | None = None) -> list[str]:
     with _JOBS_LOCK:
         gone = [job_id for job_id, job in _JOBS.items() if job.last_seen < cutoff]
         for job_id in gone:
-            _JOBS.pop(job_id).cancel()
+            _JOBS.pop(job_id).forget()
     return gone

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,15 +22,16 @@ from .data import (
 )
 from .errors import RunLoadError, TLCoreError
 from .exports import csv_text
-from .experiment import TrainResult
 from .freezing import FreezeSummary, freeze_summary
 from .metrics import bootstrap_intervals
 from .model import TransferModel
 from .persistence import list_runs, load_record, load_run
 from .record import RunRecord
+from .settings import job_settings
 from .tasks import default_config
 
 KEY = "tl_workspace"
+SESSION_PARAM = "session"  # the address carries the session's id, so a refresh finds its workspace again
 THIS_SESSION = "This session's run"
 
 
@@ -42,30 +47,31 @@ class Workspace:
     job_id: str | None = None
     loaded_key: str | None = None  # which upload the dataset came from (skip re-reading on reruns)
     sweep_job_id: str | None = None  # a depth sweep started on the Compare page
-    records: dict = field(default_factory=dict)  # (job id, run label) -> RunRecord, built once per run
+    saved: dict[str, str] = field(default_factory=dict)  # this session's run folder -> where it was saved
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    last_seen: float = field(default_factory=time.monotonic)
 
     @property
-    def job(self) -> jobs.TrainingJob | None:
+    def job(self) -> jobs.Job | None:
         return jobs.get_job(self.job_id)
 
     @property
-    def result(self) -> TrainResult | None:
-        job = self.job
-        return job.result if job is not None and isinstance(job.result, TrainResult) else None
-
-    @property
-    def sweep_job(self) -> jobs.TrainingJob | None:
+    def sweep_job(self) -> jobs.Job | None:
         return jobs.get_job(self.sweep_job_id)
 
-    def session_runs(self) -> dict[str, tuple[str, TrainResult]]:
+    def session_runs(self) -> dict[str, Path]:
         """Finished runs of this session by label: the Train page's run, then each depth of a sweep.
-        Values are (job id, result)."""
-        runs = {THIS_SESSION: (self.job_id, self.result)} if self.result is not None else {}
-        sweep = self.sweep_job
-        if sweep is not None and isinstance(sweep.result, list):
-            for result in sweep.result:
-                runs[sweep_label(result.config.trainable_blocks)] = (sweep.job_id, result)
+        Values are the run folders the worker wrote."""
+        runs = {}
+        for folder in _run_folders(self.job):
+            runs[THIS_SESSION] = folder
+        for folder in _run_folders(self.sweep_job):
+            runs[sweep_label(int(folder.name.rsplit("-", 1)[1]))] = folder
         return runs
+
+    @property
+    def has_run(self) -> bool:
+        return bool(_run_folders(self.job))
 
     def set_task(self, task: str) -> None:
         """Switching between images and texts starts over: other data, other backbones."""
@@ -76,7 +82,7 @@ class Workspace:
     def set_data(self, dataset: LabelledDataset | None, label: str, key: str | None) -> None:
         """New data makes any earlier model stale: forget it (a running job carries on unseen)."""
         self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
-        self.sweep_job_id, self.records = None, {}
+        self.sweep_job_id = None
 
     def use_sample(self) -> None:
         """The sample of the current task: handwritten digits, or short texts on three topics."""
@@ -90,17 +96,35 @@ class Workspace:
         self.config = replace(self.config, **changes)
 
 
+def _run_folders(job: jobs.Job | None) -> list[Path]:
+    """The run folders a finished job wrote (none while it runs, or if it failed)."""
+    snap = job.snapshot() if job is not None else None
+    if snap is None or snap.status != jobs.DONE:
+        return []
+    return [job.folder / name for name in snap.result or []]
+
+
+_SESSIONS: dict[str, Workspace] = {}  # every session's workspace by id, so a refresh gets its own back
+_SESSIONS_LOCK = threading.Lock()
+
+
 def workspace() -> Workspace:
-    """This session's workspace; after a browser refresh, a job id in the URL brings the job back."""
-    if KEY not in st.session_state:
-        ws = Workspace()
-        job = jobs.get_job(st.query_params.get("job"))
-        if job is not None:
-            ws.job_id = job.job_id
-            ws.dataset, ws.val_dataset, ws.config = job.context.get("dataset"), job.context.get("val_dataset"), job.context["config"]
-            ws.data_label, ws.task = job.context.get("data_label", ""), job.context.get("task", "image")
-        st.session_state[KEY] = ws
-    return st.session_state[KEY]
+    """This session's workspace; after a browser refresh, the session id in the address brings back
+    everything the session made (data, settings, runs, a sweep)."""
+    ws = st.session_state.get(KEY)
+    now = time.monotonic()
+    with _SESSIONS_LOCK:
+        if ws is None:
+            ws = _SESSIONS.get(st.query_params.get(SESSION_PARAM, "")) or Workspace()
+            st.session_state[KEY] = ws
+        ws.last_seen = _SESSIONS.setdefault(ws.id, ws).last_seen = now
+        cutoff = now - job_settings().abandoned_s
+        for gone in [i for i, w in _SESSIONS.items() if w.last_seen < cutoff]:
+            del _SESSIONS[gone]
+    if st.query_params.get(SESSION_PARAM) != ws.id:
+        st.query_params[SESSION_PARAM] = ws.id
+    jobs.POOL.prewarm()  # the next Train click finds a worker with the engine already imported
+    return ws
 
 
 MARKDOWN_SPECIALS = set("\\`*_[]<>$:~&|#")  # what can render inline (list and heading marks need a line start)
@@ -150,9 +174,30 @@ def need_data(ws: Workspace) -> bool:
 
 def need_result(ws: Workspace) -> bool:
     """Point to the Train page when nothing is trained yet; True if the page should stop."""
-    return ws.result is None and _missing(
+    return not ws.has_run and _missing(
         "No trained model yet. Train one on the **Train** page first.",
         "pages/3_Train.py", "Go to Train", ":material/model_training:")
+
+
+def show_progress(snap: jobs.JobSnapshot, what: str = "") -> None:
+    """A waiting or running job: its place in the queue, or its phase with a count and an ETA."""
+    if snap.queue_place is not None:
+        ahead = snap.queue_place - 1
+        st.info(f"Waiting for the device: place {snap.queue_place} in the queue "
+                f"({'next to start' if not ahead else f'{ahead} waiting ahead of you'}). Other training on this "
+                "machine finishes first; this page updates by itself.", icon=":material/hourglass_top:")
+        return
+    eta = "" if snap.eta_s is None else f", about {readable_seconds(snap.eta_s)} left"
+    if snap.phase == "Training":
+        st.progress(snap.epoch / snap.epochs, text=f"{what}Epoch {snap.epoch} of {snap.epochs}{eta}")
+    elif snap.total:
+        st.progress(snap.done / snap.total, text=f"{what}{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
+    else:
+        st.progress(0.0, text=f"{what}{snap.phase}...")
+
+
+def readable_seconds(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def backbone_title(name: str) -> str:
@@ -172,7 +217,7 @@ def cached_run(path: str, mtime: float):
     return load_run(path)
 
 
-@st.cache_resource(show_spinner="Reading the saved run...", max_entries=8)
+@st.cache_resource(show_spinner="Reading the run...", max_entries=16)
 def _saved_record(path: str, mtime: float) -> RunRecord:
     record = load_record(path)
     record.load_classifier = lambda: cached_run(path, mtime)
@@ -184,29 +229,64 @@ def sweep_label(trainable_blocks: int) -> str:
 
 
 def run_choices(ws: Workspace) -> list[str]:
-    """This session's finished runs (Train page, then sweep), then every saved run folder, newest first."""
-    return list(ws.session_runs()) + [str(p) for p in list_runs()]
+    """This session's finished runs (Train page, then sweep), then every saved run folder, newest
+    first. A session run that was saved is listed once, as the session's."""
+    copies = set(ws.saved.values())
+    return list(ws.session_runs()) + [str(p) for p in list_runs() if str(p) not in copies]
 
 
-def run_label(choice: str) -> str:
-    return choice if choice == THIS_SESSION or choice.startswith("Sweep: ") else Path(choice).name
+def run_label(ws: Workspace, choice: str) -> str:
+    """How a run_choices entry reads: its session label (with where it was saved), or its folder name."""
+    folder = ws.session_runs().get(choice)
+    if folder is None:
+        return Path(choice).name
+    saved = ws.saved.get(str(folder))
+    return f"{choice} (saved as {Path(saved).name})" if saved else choice
+
+
+def run_folder(ws: Workspace, choice: str) -> Path:
+    """The folder behind a run_choices entry."""
+    return ws.session_runs().get(choice) or Path(choice)
 
 
 def load_choice(ws: Workspace, choice: str) -> RunRecord | None:
-    """The RunRecord behind a run_choices entry; None (after a clear message) if it cannot be read."""
-    session = ws.session_runs()
-    if choice in session:
-        job_id, result = session[choice]
-        current = {(j, label) for label, (j, _) in session.items()}
-        ws.records = {k: r for k, r in ws.records.items() if k in current}  # forget replaced runs' images
-        if (job_id, choice) not in ws.records:
-            ws.records[(job_id, choice)] = RunRecord.from_result(result, choice)
-        return ws.records[(job_id, choice)]
+    """The RunRecord behind a run_choices entry; None (after a clear message) if it cannot be read.
+    Records are read once per folder version and shared; a session run gets its session label."""
+    folder = run_folder(ws, choice)
     try:
-        return _saved_record(choice, Path(choice).stat().st_mtime)
+        record = _saved_record(str(folder), folder.stat().st_mtime)
     except (TLCoreError, OSError) as exc:
         show_error(exc if isinstance(exc, TLCoreError) else RunLoadError(f"'{choice}' cannot be read ({exc})."))
         return None
+    return replace(record, label=run_label(ws, choice)) if choice in ws.session_runs() else record
+
+
+def load_classifier(ws: Workspace, choice: str):
+    """The classifier of a run_choices entry (loaded once per folder version, shared read-only)."""
+    folder = run_folder(ws, choice)
+    try:
+        mtime = folder.stat().st_mtime
+    except OSError as exc:
+        raise RunLoadError(f"'{folder.name}' cannot be read ({exc}).") from None
+    return cached_run(str(folder), mtime)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _predictions(path: str, mtime: float, digest: str, _inputs: list):
+    return cached_run(path, mtime).predict_table(_inputs)
+
+
+def predict_table(ws: Workspace, choice: str, inputs: list):
+    """The classifier's table for these inputs (texts, or (name, bytes) pairs), computed once per
+    model and inputs: a rerun of the page (another example to look at) does not classify again."""
+    digest = hashlib.sha256()
+    for item in inputs:
+        for part in (item if isinstance(item, tuple) else (item,)):
+            digest.update(part if isinstance(part, bytes) else str(part).encode("utf-8", "surrogatepass"))
+            digest.update(b"\0")
+    load_classifier(ws, choice)  # a clear error if the folder went away
+    folder = run_folder(ws, choice)
+    return _predictions(str(folder), folder.stat().st_mtime, digest.hexdigest(), inputs)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

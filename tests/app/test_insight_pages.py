@@ -74,7 +74,8 @@ def test_text_evaluate_and_predict_show_word_importance(trained_text, text_datas
     assert not app.exception
     assert any("<span" in h.proto.body for h in app.get("html"))
     app = page("pages/5_Predict.py", ws)
-    app.text_area(key="predict_texts").set_value("It will snow tomorrow.").run()
+    app.text_area(key="predict_texts").set_value("It will snow tomorrow.")
+    next(b for b in app.button if b.label == "Classify").click().run()
     assert not app.exception
     shown = [h.proto.body for h in app.get("html")]
     assert shown and "snow" in shown[0]

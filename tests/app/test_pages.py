@@ -1,12 +1,13 @@
 """Each page rendered by Streamlit's AppTest with a prepared workspace."""
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import make_zip
-from tlcore import TrainConfig, build_dataset, jobs
+from tests.job_work import Blocking, CopyRun
+from tlcore import TrainConfig, build_dataset, jobs, save_run
 from tlcore.data import digits_sample
 from tlcore.ui import KEY, Workspace
 
@@ -25,9 +26,10 @@ def page(path: str, ws: Workspace | None = None) -> AppTest:
 
 
 def session_with(result, dataset, task: str = "image") -> Workspace:
-    """A workspace whose finished job holds `result`, as if this session had just trained it."""
-    job = jobs.submit(lambda callbacks: result, 1, context={"config": result.config})
-    job.wait(30)
+    """A workspace whose finished job wrote `result`'s run, as if this session had just trained it."""
+    saved = save_run(result, Path(tempfile.mkdtemp()) / "run")
+    job = jobs.submit(CopyRun(str(saved)), 1)
+    assert job.wait(120).status == jobs.DONE
     return Workspace(task=task, dataset=dataset, data_label="test data", job_id=job.job_id, config=result.config)
 
 
@@ -90,11 +92,8 @@ def test_predict_page_uses_session_model(finished_workspace, tmp_path, monkeypat
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
     app = page("pages/5_Predict.py", finished_workspace)
     assert not app.exception
-    assert "trained in this session" in app.selectbox[0].value
-
-
-def test_zip_fixture_helper_builds_archives():
-    assert make_zip({"a/b.txt": b"x"})[:2] == b"PK"
+    assert app.selectbox[0].value == "This session's run"
+    assert any(m.value.startswith("Classes: circle, stripes") for m in app.caption)
 
 
 def test_landing_switches_to_text_and_loads_its_sample():
@@ -152,7 +151,8 @@ def test_text_evaluate_and_predict_pages(trained_text, text_dataset, tmp_path, m
     app = page("pages/4_Evaluate.py", ws)
     assert not app.exception and app.metric[3].label == "Validation texts"
     app = page("pages/5_Predict.py", ws)
-    app.text_area(key="predict_texts").set_value("It will snow tomorrow.\nThe orchestra played.").run()
+    app.text_area(key="predict_texts").set_value("It will snow tomorrow.\nThe orchestra played.")
+    next(b for b in app.button if b.label == "Classify").click().run()
     assert not app.exception
     shown = app.dataframe[0].value
     assert shown["predicted"].tolist() == ["weather", "music"]
@@ -173,19 +173,18 @@ def test_names_with_html_or_markdown_are_shown_as_typed():
     assert not any(re.search(r"(?<!\\)[<>]", v) for v in rendered)  # every angle bracket escaped
 
 
-def test_train_page_shows_the_place_in_the_queue(shapes_dataset, monkeypatch):
-    import threading
-
+def test_train_page_shows_the_place_in_the_queue(shapes_dataset, monkeypatch, tmp_path):
     monkeypatch.setenv("TLCORE_MAX_RUNNING_JOBS", "1")
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
     jobs.device_queue.cache_clear()
-    release = threading.Event()
-    blocker = jobs.submit(lambda callbacks: release.wait(60), 1)
-    waiting = jobs.submit(lambda callbacks: None, 1)  # queued behind the blocker, in submission order
+    blocking, behind = Blocking(str(tmp_path), "blocker"), Blocking(str(tmp_path), "behind")
+    blocker = jobs.submit(blocking, 1)
+    waiting = jobs.submit(behind, 1)  # queued behind the blocker, in submission order
     try:
         app = page("pages/3_Train.py", Workspace(dataset=shapes_dataset, data_label="shapes", job_id=waiting.job_id))
         assert not app.exception
         assert any("place 1 in the queue (next to start)" in i.value for i in app.info)
     finally:
-        release.set()
-        blocker.wait(10), waiting.wait(10)
+        blocker.cancel(), waiting.cancel()
+        blocker.wait(30), waiting.wait(30)
         jobs.device_queue.cache_clear()

@@ -1,0 +1,67 @@
+"""Work for test jobs. A job runs in a worker process, so its work is a module-level class (picklable)
+and talks to the test through files."""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tlcore.errors import DataError
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """Marks that it ran, then reports a phase (where Cancel is noticed) until its release file appears."""
+
+    signals: str  # a folder shared with the test
+    name: str
+
+    def ran(self) -> bool:
+        return Path(self.signals, f"{self.name}.ran").exists()
+
+    def release(self) -> None:
+        Path(self.signals, f"{self.name}.release").touch()
+
+    def __call__(self, callbacks, folder: Path) -> str:
+        Path(self.signals, f"{self.name}.ran").touch()
+        while not Path(self.signals, f"{self.name}.release").exists():
+            for cb in callbacks:
+                cb.on_phase("Counting", 5, 10)
+            time.sleep(0.02)
+        return "done"
+
+
+@dataclass(frozen=True)
+class CopyRun:
+    """A finished job whose run is a copy of an already saved one (a session that has just trained)."""
+
+    saved: str
+
+    def __call__(self, callbacks, folder: Path) -> list[str]:
+        shutil.copytree(self.saved, folder / "run")
+        return ["run"]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Reports which process ran it and at what priority."""
+
+    def __call__(self, callbacks, folder: Path) -> dict:
+        return {"pid": os.getpid(), "nice": os.nice(0)}
+
+
+@dataclass(frozen=True)
+class Fails:
+    """Raises a user's error, an unexpected error, or ends its process the way the kernel's
+    out-of-memory killer does."""
+
+    how: str
+
+    def __call__(self, callbacks, folder: Path):
+        if self.how == "user":
+            raise DataError("Found 1 class (cats). Add a second class folder to the zip.")
+        if self.how == "killed":
+            os._exit(137)
+        raise ValueError("something odd")

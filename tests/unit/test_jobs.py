@@ -1,0 +1,124 @@
+"""Background jobs: each runs in a worker process of its own, queues for the device, reports its
+progress, can be cancelled, and is forgotten (its folder deleted) when nobody looks at it."""
+import os
+import time
+
+import pytest
+
+from tests.job_work import Blocking, Facts, Fails
+from tlcore import TrainConfig, jobs
+from tlcore.persistence import load_record
+from tlcore.tasks import TrainWork
+
+
+@pytest.fixture(autouse=True)
+def one_slot(monkeypatch, tmp_path):
+    """A fresh device queue with one slot (the default), and job folders in a throw-away runs folder."""
+    monkeypatch.setenv("TLCORE_MAX_RUNNING_JOBS", "1")
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path / "runs"))
+    jobs.device_queue.cache_clear()
+    yield
+    jobs.device_queue.cache_clear()
+
+
+def wait_for(condition, timeout=120.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_work_runs_in_another_process_at_a_lower_priority():
+    snap = jobs.submit(Facts(), 1).wait(120)
+    assert snap.status == jobs.DONE
+    assert snap.result["pid"] != os.getpid()
+    assert snap.result["nice"] > os.nice(0)
+
+
+def test_second_job_waits_its_turn_and_sees_its_place(tmp_path):
+    first_work, second_work = Blocking(str(tmp_path), "first"), Blocking(str(tmp_path), "second")
+    first = jobs.submit(first_work, 1)
+    wait_for(first_work.ran)
+    second = jobs.submit(second_work, 1)
+    time.sleep(0.5)
+    snap = second.snapshot()
+    assert snap.status == jobs.QUEUED and snap.queue_place == 1 and not second_work.ran()
+    assert snap.poll_s > first.snapshot().poll_s  # a queued page looks less often than a running one
+    first_work.release()
+    wait_for(second_work.ran)
+    assert first.wait(30).status == jobs.DONE and second.snapshot().queue_place is None
+    second_work.release()
+    assert second.wait(30).status == jobs.DONE
+    assert first.snapshot().result == second.snapshot().result == "done"
+
+
+def test_progress_of_a_phase_has_a_count_and_an_eta(tmp_path):
+    work = Blocking(str(tmp_path), "counting")
+    job = jobs.submit(work, 1)
+    wait_for(lambda: job.snapshot().phase == "Counting")
+    snap = job.snapshot()
+    assert (snap.done, snap.total) == (5, 10) and snap.eta_s is not None and snap.eta_s >= 0
+    work.release()
+    assert job.wait(30).status == jobs.DONE and job.snapshot().eta_s is None
+
+
+def test_cancel_while_queued_never_runs_and_cancel_while_running_frees_the_slot(tmp_path):
+    first_work, queued_work = Blocking(str(tmp_path), "first"), Blocking(str(tmp_path), "queued")
+    first = jobs.submit(first_work, 1)
+    wait_for(first_work.ran)
+    queued = jobs.submit(queued_work, 1)
+    queued.cancel()
+    assert queued.wait(10).status == jobs.CANCELLED and not queued_work.ran()
+    first.cancel()
+    assert first.wait(30).status == jobs.CANCELLED
+    third_work = Blocking(str(tmp_path), "third")
+    third = jobs.submit(third_work, 1)
+    wait_for(third_work.ran)  # the cancelled job gave the device back
+    third.cancel()
+    assert third.wait(30).status == jobs.CANCELLED
+
+
+def test_cancel_stops_a_real_training_run_between_batches(shapes_dataset):
+    config = TrainConfig(epochs=500, batch_size=2, early_stopping_patience=0, device="cpu")
+    job = jobs.submit(TrainWork(shapes_dataset, config), 500)
+    wait_for(lambda: job.snapshot().epoch >= 1, timeout=180)
+    job.cancel()
+    snap = job.wait(60)
+    assert snap.status == jobs.CANCELLED and snap.epoch < 500 and snap.result is None
+    assert not (job.folder / "run").exists()
+
+
+def test_a_training_job_saves_its_run_in_its_folder(shapes_dataset):
+    job = jobs.submit(TrainWork(shapes_dataset, TrainConfig(epochs=15, val_fraction=0.25, device="cpu")), 15)
+    snap = job.wait(180)
+    assert snap.status == jobs.DONE and snap.result == ["run"]
+    assert [h.epoch for h in snap.history] == list(range(1, len(snap.history) + 1)) and snap.history
+    record = load_record(job.folder / "run")
+    assert record.report.auc > 0.9 and record.classes == ["circle", "stripes"]
+
+
+@pytest.mark.parametrize("how, message", [
+    ("user", "Found 1 class (cats)"),
+    ("unexpected", "Training failed unexpectedly: something odd"),
+    ("killed", "stopped unexpectedly (exit code 137), most likely because the machine ran out of memory"),
+])
+def test_a_failing_job_says_why_and_frees_the_device(how, message, tmp_path):
+    snap = jobs.submit(Fails(how), 1).wait(120)
+    assert snap.status == jobs.FAILED and message in snap.error
+    after = Blocking(str(tmp_path), "after")
+    job = jobs.submit(after, 1)
+    wait_for(after.ran)
+    job.cancel()
+    assert job.wait(30).status == jobs.CANCELLED
+
+
+def test_jobs_without_a_viewer_are_cancelled_and_forgotten(monkeypatch, tmp_path):
+    monkeypatch.setenv("TLCORE_ABANDONED_MINUTES", "10")
+    work = Blocking(str(tmp_path), "alone")
+    job = jobs.submit(work, 1)
+    wait_for(work.ran)
+    assert jobs.get_job(job.job_id) is job
+    assert job.job_id not in jobs.reap_abandoned(now=time.monotonic() + 9 * 60)  # seen recently enough
+    assert job.job_id in jobs.reap_abandoned(now=time.monotonic() + 11 * 60)
+    assert job.wait(30).status == jobs.CANCELLED and jobs.get_job(job.job_id) is None
+    wait_for(lambda: not job.folder.exists(), timeout=30)  # its files are deleted too

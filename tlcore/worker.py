@@ -1,0 +1,126 @@
+"""A worker process: `python -m tlcore.worker` imports the engine, then runs the jobs tlcore.jobs sends
+on its stdin, one at a time and at a lower priority than the app's pages, reporting progress in each
+job folder's status file. It exits when idle a while after its jobs, so their memory goes back."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .errors import TLCoreError
+from .memory import free_memory
+from .jobs import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE
+from .training import Callback, CancelCheck, EpochLog, Trainer, TrainingCancelled
+
+WRITE_EVERY_S = 0.5  # progress within a phase is written at most this often
+IDLE_S = 60.0  # a worker that has run jobs exits after this long without one
+
+
+class StatusWriter(Callback):
+    """Writes the job's progress to its status file: phase, count, the phase's ETA, epochs, notes."""
+
+    def __init__(self, folder: Path, epochs: int):
+        self.path, self.epochs = folder / STATUS_FILE, epochs
+        self.state = {"status": RUNNING, "phase": "Starting", "done": 0, "total": 0, "eta_s": None,
+                      "history": [], "notes": []}
+        self._phase_started = self._written = time.monotonic()
+        self._training_started: float | None = None
+
+    def write(self, **changes) -> None:
+        self.state.update(changes, written_at=time.time())
+        staging = self.path.with_suffix(".tmp")
+        staging.write_text(json.dumps(self.state))
+        os.replace(staging, self.path)  # a reader never sees half a file
+        self._written = time.monotonic()
+
+    def on_phase(self, phase: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if phase != self.state["phase"]:
+            self._phase_started = now
+        elif now - self._written < WRITE_EVERY_S and done < total:
+            return
+        elapsed = now - self._phase_started
+        eta = elapsed / done * (total - done) if done and total else None
+        self.write(phase=phase, done=done, total=total, eta_s=eta)
+
+    def on_batch_size(self, batch_size: int) -> None:
+        self.write(notes=self.state["notes"] + [
+            f"Ran out of memory, so the batch size was lowered to {batch_size} and training went on."])
+
+    def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None:
+        now = time.monotonic()
+        if self._training_started is None:
+            self._training_started = now - log.seconds
+        history = self.state["history"] + [log.to_dict()]
+        epochs = self.epochs
+        per_epoch = (now - self._training_started) / len(history)
+        self.write(phase="Training", done=len(history), total=epochs, history=history,
+                   eta_s=per_epoch * (epochs - len(history)))
+
+
+def run_job(work, folder: Path, epochs: int) -> None:
+    """Run `work(callbacks, folder)`, leaving its outcome in the status file."""
+    status = StatusWriter(folder, epochs)
+    status.write()
+    cancel = CancelCheck(lambda: (folder / CANCEL_FILE).exists())
+    try:
+        result = work([status, cancel], folder)
+    except TrainingCancelled:
+        status.write(status=CANCELLED)
+    except TLCoreError as exc:
+        status.write(status=FAILED, error=exc.user_message)
+    except Exception as exc:  # unexpected: the app stays up and shows the cause; the trace goes to the log
+        traceback.print_exc()
+        status.write(status=FAILED, error=f"Training failed unexpectedly: {exc}")
+    else:
+        status.write(status=DONE, result=result, eta_s=None)
+
+
+def _import_engine() -> None:
+    """Import what jobs use before a job arrives: the spare worker's head start on a Train click."""
+    import torch
+
+    from . import persistence, sweep, tasks  # noqa: F401
+
+    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # its first use imports torch's compiler (seconds)
+    try:
+        import sentence_transformers  # noqa: F401  (texts; several seconds to import)
+    except ImportError:
+        pass
+
+
+def _read_job(idle_s: float | None) -> dict | None:
+    """The next job from the app (a length-prefixed pickle on stdin); None when the app closed the pipe
+    or nothing came for idle_s seconds."""
+    if idle_s is not None and not select.select([sys.stdin.buffer], [], [], idle_s)[0]:
+        return None
+    head = sys.stdin.buffer.read(8)
+    if len(head) < 8:
+        return None
+    return pickle.loads(sys.stdin.buffer.read(int.from_bytes(head, "big")))  # from the app, never a user file
+
+
+def main() -> None:
+    """Run jobs until the app goes away, or until idle for IDLE_S after the last job (a fresh worker
+    waits as long as it takes)."""
+    if hasattr(os, "nice"):
+        os.nice(10)  # the app's pages come first when both want the processor
+    _import_engine()
+    idle_s = None
+    while (job := _read_job(idle_s)) is not None:
+        os.environ.clear()
+        os.environ.update(job["env"])  # the settings in force when the job was submitted
+        os.chdir(job["cwd"])
+        run_job(job["work"], Path(job["folder"]), job["epochs"])
+        del job
+        free_memory()
+        idle_s = IDLE_S
+
+
+if __name__ == "__main__":
+    main()
