@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from .backbones import list_backbones
@@ -14,7 +15,7 @@ from .data import (
 from .data.text import TABLE_SUFFIXES
 from .heads import HEADS
 from .data.images import IMAGE_SUFFIXES
-from .errors import DataError, TLCoreError
+from .errors import ConfigError, DataError, RunPathError, TLCoreError
 from .exports import csv_text
 from .training import Callback, EpochLog, Trainer
 
@@ -71,9 +72,21 @@ def cmd_backbones(args) -> int:
     return 0
 
 
+@contextmanager
+def _out_folder_hint():
+    """A --out that cannot take a run is refused in the command line's words."""
+    try:
+        yield
+    except RunPathError as exc:
+        raise RunPathError(exc.problem, "Type a new folder for the run instead, e.g. --out runs/my-run.") from None
+
+
 def cmd_train(args) -> int:
-    from .persistence import save_run
+    from .persistence import check_run_target, save_run
     from .tasks import default_config, train_classifier
+
+    with _out_folder_hint():
+        check_run_target(args.out)  # before training, so no minutes are spent on a run that cannot be saved
 
     task_defaults = default_config(args.task)
     config = TrainConfig(
@@ -95,7 +108,8 @@ def cmd_train(args) -> int:
               "and were cut to that length.")
     if result.extra.get("reused"):
         print(f"Reused from the cache: {', '.join(result.extra['reused'])}.")
-    save_run(result, args.out)
+    with _out_folder_hint():
+        save_run(result, args.out)
     auc = "n/a" if result.report.auc is None else f"{result.report.auc:.4f}"
     print(f"AUC {auc}  accuracy {result.report.accuracy:.4f}  on {result.report.n} validation {dataset.report.unit}s "
           f"({result.device}, {result.timings_s['total']:.1f}s). Saved to {args.out}")
@@ -143,13 +157,35 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def _predictions_file(out: str, inputs: list[str]) -> Path:
+    """Where predict may write its CSV: a .csv file that is not a folder, not one of the inputs and not
+    inside a saved run (its files are the model)."""
+    from .persistence import is_run
+
+    path = Path(out).resolve()
+    problem = None
+    if path.is_dir():
+        problem = f"'{out}' is a folder."
+    elif path.suffix.lower() != ".csv":
+        problem = f"'{out}' is not a .csv file name."
+    elif any(Path(item).is_file() and Path(item).resolve() == path for item in inputs):
+        problem = f"'{out}' is one of the inputs."
+    elif any(is_run(folder) for folder in path.parents):
+        problem = f"'{out}' is inside a saved run."
+    if problem:
+        raise ConfigError(f"{problem} Nothing was written. Type a new CSV file instead, e.g. --out predictions.csv.")
+    return path
+
+
 def cmd_predict(args) -> int:
     from .persistence import load_run
 
+    out = _predictions_file(args.out, args.inputs)
     classifier = load_run(args.run_dir)
     inputs = _expand_texts(args.inputs) if classifier.task == "text" else _expand_inputs(args.inputs)
     table = classifier.predict_table(inputs)
-    Path(args.out).write_text(csv_text(table), encoding="utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(csv_text(table), encoding="utf-8")
     failed = table["predicted"].isna().sum() if "problem" in table else 0
     print(f"Wrote {len(table)} predictions to {args.out}" + (f" ({failed} unreadable, see 'problem')" if failed else ""))
     return 0

@@ -121,9 +121,11 @@ def check_run_target(run_dir: str | Path, *, overwrite: bool = True) -> Path:
     run with overwrite=False raises RunExists. Nothing the user keeps there is ever written over."""
     named = Path(run_dir)
     if named.name in ("", ".", ".."):
-        raise RunPathError(f"'{run_dir}' is not a folder of its own (it is {named.resolve()}).")
+        raise RunPathError(f"'{run_dir}' does not name a folder of its own (it means {named.resolve()}).")
     target = named.resolve()
     _recover(target)
+    if not next(folder for folder in target.parents if folder.exists()).is_dir():
+        raise RunPathError(f"'{run_dir}' is inside a file.")
     if target.exists() and not target.is_dir():
         raise RunPathError(f"'{run_dir}' is a file, not a folder.")
     if target.is_dir() and any(target.iterdir()) and not is_run(target):
@@ -268,7 +270,8 @@ def _tensor_specs(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
 
 def _check_finite(tensors: dict[str, torch.Tensor], file: str) -> None:
     for key, t in tensors.items():
-        _check(not t.is_floating_point() or bool(torch.isfinite(t).all()), f"{file} holds {key} values that are not finite")
+        _check(not t.is_floating_point() or bool(torch.isfinite(t).all()),
+               f"{file} holds {key} values that are not finite")
 
 
 def _check_config(config: dict) -> None:
@@ -285,7 +288,8 @@ def _check_config(config: dict) -> None:
            f"trainable blocks must be 0 to {backbones[name].num_blocks}, not {str(blocks)[:40]}")
     _check(head in HEADS, f"unknown head {str(head)[:40]!r}")
     check_head(head, blocks)
-    _check(_whole(config.get("num_features"), 1, MAX_NUM_FEATURES), f"the feature count must be 1 to {MAX_NUM_FEATURES}")
+    _check(_whole(config.get("num_features"), 1, MAX_NUM_FEATURES),
+           f"the feature count must be 1 to {MAX_NUM_FEATURES}")
     train = TrainConfig.from_dict(config.get("train_config"))
     _check((train.backbone, train.trainable_blocks, train.head, train.seed) ==
            (name, blocks, head, config.get("seed", train.seed)), "the training settings disagree with the run")
@@ -306,7 +310,8 @@ def _check_model_specs(specs: dict, config: dict) -> None:
         check_forest_shapes(head_specs, classes)
     else:
         expected = {k: ("F32", shape) for k, shape in head_state_shapes(head, features, classes).items()}
-        _check(head_specs == expected, f"the {head} head's tensors do not fit {features} features and {classes} classes")
+        _check(head_specs == expected,
+               f"the {head} head's tensors do not fit {features} features and {classes} classes")
 
 
 def _checked_config(run_dir: Path) -> dict:
@@ -345,10 +350,12 @@ def _checked_featurizer(run_dir: Path, name: str, num_features: int) -> tuple[di
                "featurizer.json is not a word-vector vocabulary")
         rows = shape[0]
     vocabulary = meta["vocabulary"]
-    _check(isinstance(vocabulary, dict) and all(isinstance(w, str) and _whole(i, 0, rows - 1)
-                                                for w, i in vocabulary.items()), "the vocabulary points outside its table")
+    _check(isinstance(vocabulary, dict)
+           and all(isinstance(w, str) and _whole(i, 0, rows - 1) for w, i in vocabulary.items()),
+           "the vocabulary points outside its table")
     if name == "tfidf":
-        _check(len(set(vocabulary.values())) == rows == len(vocabulary), "the TF-IDF vocabulary does not fit its weights")
+        _check(len(set(vocabulary.values())) == rows == len(vocabulary),
+               "the TF-IDF vocabulary does not fit its weights")
     tensors = load_file(str(run_dir / "featurizer.safetensors"))
     _check_finite(tensors, "featurizer.safetensors")
     _check(name != "tfidf" or bool((tensors["idf"] > 0).all()), "the TF-IDF weights are not positive")
@@ -385,7 +392,8 @@ def _build_classifier(run_dir: Path, config: dict) -> ImageClassifier | TextClas
         backbone = features_only(num_features)
     else:
         backbone = create_backbone(name, pretrained=False)
-        _check(backbone.num_features == num_features, f"{name} gives {backbone.num_features} features, not {num_features}")
+        _check(backbone.num_features == num_features,
+               f"{name} gives {backbone.num_features} features, not {num_features}")
     model = TransferModel(backbone, len(classes))
     model.head = head_for_state(head, head_state, num_features, len(classes))
     apply_freeze(model, k)
@@ -424,7 +432,8 @@ def _check_validation_values(tensors: dict[str, torch.Tensor], classes: int) -> 
     _check_finite(tensors, "validation.safetensors")
     y, proba = tensors["y_val"], tensors["val_proba"]
     _check(bool(((y >= 0) & (y < classes)).all()), "a validation label is not one of the classes")
-    _check(bool(((proba >= 0) & (proba <= 1)).all()) and torch.allclose(proba.sum(1), torch.ones(len(proba)), atol=1e-3),
+    _check(bool(((proba >= 0) & (proba <= 1)).all())
+           and torch.allclose(proba.sum(1), torch.ones(len(proba)), atol=1e-3),
            "the validation probabilities do not add up to 1")
 
 
@@ -446,7 +455,8 @@ def _check_facts(facts, classes: list[str], n: int) -> None:
     _check(facts.get("classes") == classes and facts.get("n_val") == n, "metrics.json is about another validation set")
     counts = facts.get("train_counts")
     _check(counts is None or (isinstance(counts, list) and len(counts) == len(classes)
-                              and all(_whole(c, 0, math.inf) for c in counts)), "the training counts do not fit the classes")
+                              and all(_whole(c, 0, math.inf) for c in counts)),
+           "the training counts do not fit the classes")
     duplicates = facts.get("duplicates", [])
     _check(isinstance(duplicates, list) and all(isinstance(d, dict) and isinstance(d.get("val"), str)
                                                 and isinstance(d.get("train"), str) for d in duplicates),
