@@ -168,19 +168,22 @@ def read_folder(folder: str | Path, limit: Limits | None = None) -> tuple[list[R
     root = Path(folder)
     if not root.is_dir():
         raise DataError(f"'{folder}' is not a folder. Give a folder of class folders or a .zip file.")
-    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    files, skipped = [], []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        parts = path.relative_to(root).parts
+        left_out, reason = _left_out(parts)
+        if reason:
+            skipped.append(Skipped("/".join(parts), reason))
+        elif not left_out:
+            files.append((path, parts))
     if len(files) > limit.max_files:
         raise DataError(f"The folder holds {len(files):,} files; {limit.says('max_files')}. "
                         "Split it into smaller folders.")
-    entries, skipped, total = [], [], 0
-    for path in files:
-        parts = path.relative_to(root).parts
-        left_out, reason = _left_out(parts)
+    entries, total = [], 0
+    for path, parts in files:
         size = path.stat().st_size
-        if not left_out and size > limit.max_file_mb * MB:
-            reason = _too_large(size, limit)
-        if left_out or reason:
-            skipped += [Skipped("/".join(parts), reason)] if reason else []
+        if size > limit.max_file_mb * MB:
+            skipped.append(Skipped("/".join(parts), _too_large(size, limit)))
             continue
         total += size
         if total > limit.max_total_mb * MB:
