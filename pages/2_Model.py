@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import get_backbone_info, list_backbones
+from tlcore.counts import count_for_people
 from tlcore.heads import HEADS, SKLEARN_HEADS
 from tlcore.persistence import user_file_path
 from tlcore.ui import backbone_title, cached_freeze_summary, need_data, workspace
@@ -19,7 +20,7 @@ backbones = list_backbones(modality=ws.task)
 st.dataframe(
     pd.DataFrame([{
         "backbone": b.name, "name": b.title,
-        "parameters": f"{b.num_params / 1e6:.1f} M" if b.num_params else "fitted on your data",
+        "parameters": count_for_people(b.num_params) if b.num_params else "fitted on your data",
         "input": f"{b.preprocessing.input_size}px" if b.preprocessing else
                  (f"up to {b.max_length} tokens" if b.max_length else "words"),
         "blocks": b.num_blocks, "works offline": "yes" if b.offline else "no: downloads on first use",
@@ -50,11 +51,12 @@ if info.classic:
             data = glove.getvalue()
             word_vectors_file = str(user_file_path(f"{hashlib.sha1(data).hexdigest()[:16]}.txt", data))
 else:
-    unit = "layers" if ws.task == "text" else "blocks"
-    k = st.slider(f"Trainable {unit} from the top", 0, info.num_blocks,
+    k = st.slider("Trainable blocks from the top", 0, info.num_blocks,
                   min(ws.config.trainable_blocks, info.num_blocks),
-                  help=f"0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
-                       f"good with few examples). More {unit} = fine-tuning: slower, can fit your data better.")
+                  help="0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
+                       "good with few examples). More blocks = fine-tuning: slower, can fit your data better.")
+    if ws.task == "text":
+        st.caption("A text model's blocks are its word embeddings and its transformer layers, counted from the top.")
 
 head_choices = [h for h in HEADS if k == 0 or h not in SKLEARN_HEADS]
 head = ws.config.head if ws.config.head in head_choices else "linear"
@@ -67,15 +69,11 @@ ws.update_config(backbone=name, trainable_blocks=k, head=head, word_vectors_file
 if not info.classic:
     summary = cached_freeze_summary(name, k, len(ws.dataset.classes), head)
     c1, c2 = st.columns(2)
-    c1.metric("Frozen parameters", f"{summary.frozen_params:,}")
-    c2.metric("Trainable parameters", f"{summary.trainable_params:,}")
+    c1.metric("Frozen parameters", count_for_people(summary.frozen_params))
+    c2.metric("Trainable parameters", count_for_people(summary.trainable_params))
     if k == 0:
         st.caption("Feature extractor: the backbone runs once per example and the new layer trains on the results.")
     else:
-        st.caption(f"Fine-tuning the top {k} of {info.num_blocks} {unit}; they learn 10x slower than the new layer.")
-    st.dataframe(
-        pd.DataFrame([{"block": n, "parameters": p, "state": "trains" if t else "frozen"}
-                      for n, p, t in summary.blocks]),
-        hide_index=True,
-    )
+        st.caption(f"Fine-tuning the top {k} of {info.num_blocks} blocks; they learn 10x slower than the new layer.")
+    st.dataframe(pd.DataFrame(summary.rows()), hide_index=True)
 st.page_link("pages/3_Train.py", label="Next: train", icon=":material/arrow_forward:")

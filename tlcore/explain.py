@@ -38,12 +38,44 @@ def grad_cam(classifier: ImageClassifier, pixels: torch.Tensor, targets: list[in
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
 
 
+# matplotlib's "inferno" at nine evenly spaced points: perceptually uniform, from black through purple
+# and orange to pale yellow, lightness rising all the way (readable in greyscale and by colour-blind eyes)
+INFERNO = np.array([(0, 0, 4), (33, 12, 74), (87, 16, 110), (138, 34, 106), (188, 55, 84), (228, 90, 49),
+                    (249, 142, 9), (249, 203, 53), (252, 255, 164)], dtype=np.float32)
+_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+
+
+def heat_colours(heat: np.ndarray) -> np.ndarray:
+    """A heat map (0..1, any shape) in the inferno colours, as uint8 [..., 3]: dark is low attention,
+    bright yellow is high."""
+    steps = np.linspace(0, 1, len(INFERNO))
+    value = np.clip(heat, 0, 1)
+    return np.stack([np.interp(value, steps, INFERNO[:, c]) for c in range(3)], -1).round().astype(np.uint8)
+
+
 def overlay(pixels: torch.Tensor, heat: np.ndarray, strength: float = 0.55) -> np.ndarray:
-    """An image (uint8 [3, h, w]) with its heat map laid over it in red-yellow, as uint8 [h, w, 3]."""
+    """An image (uint8 [3, h, w]) in grey with its heat map laid over it in inferno colours, as uint8
+    [h, w, 3]. The grey keeps the object's shape while no colour of its own (a red drum, a lime) can
+    hide the heat; the colours read off colour_bar()."""
     image = pixels.permute(1, 2, 0).numpy().astype(np.float32)
-    colour = np.stack([np.ones_like(heat), heat, np.zeros_like(heat)], -1) * 255  # red, then yellow
-    alpha = strength * heat[..., None]
-    return (image * (1 - alpha) + colour * alpha).clip(0, 255).astype(np.uint8)
+    grey = (image @ _LUMA)[..., None]
+    colour = heat_colours(heat).astype(np.float32)
+    return (grey * (1 - strength) + colour * strength).clip(0, 255).astype(np.uint8)
+
+
+def colour_bar(width: int = 224, height: int = 40) -> np.ndarray:
+    """The legend for heat maps and overlays, uint8 [height, width, 3]: the colours from low to high
+    attention, labelled "low" and "high attention" under the bar."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    bar_height = height // 2
+    legend = Image.new("RGB", (width, height), "white")
+    strip = heat_colours(np.linspace(0, 1, width))[None].repeat(bar_height, 0)
+    legend.paste(Image.fromarray(strip), (0, 0))
+    draw, font = ImageDraw.Draw(legend), ImageFont.load_default(size=max(9, height - bar_height - 6))
+    draw.text((0, bar_height + 2), "low", fill="black", font=font)
+    draw.text((width, bar_height + 2), "high attention", fill="black", font=font, anchor="ra")
+    return np.asarray(legend)
 
 
 @dataclass

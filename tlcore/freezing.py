@@ -48,6 +48,11 @@ class FreezeSummary:
     frozen_params: int
     trainable_params: int
 
+    def rows(self) -> list[dict]:
+        """One row per block for a table people read: name, parameters ("412,160"), trains or frozen."""
+        return [{"block": name, "parameters": f"{n:,}", "state": "trains" if trains else "frozen"}
+                for name, n, trains in self.blocks]
+
 
 def freeze_summary(model: TransferModel, trainable_blocks: int) -> FreezeSummary:
     boundary = frozen_boundary(len(model.backbone.blocks), trainable_blocks)

@@ -35,7 +35,9 @@ def roc_figure(report: EvalReport) -> go.Figure:
     return fig
 
 
-def history_figure(history: list[EpochLog]) -> go.Figure:
+def history_figure(history: list[EpochLog], best_epoch: int | None = None) -> go.Figure:
+    """Training and validation loss and accuracy per epoch; when early stopping kept an earlier
+    epoch's weights, a line marks that epoch."""
     epochs = [h.epoch for h in history]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     for col, metric in ((1, "loss"), (2, "accuracy")):
@@ -44,34 +46,68 @@ def history_figure(history: list[EpochLog]) -> go.Figure:
             label = "training" if split == "train" else "validation"
             fig.add_trace(go.Scatter(x=epochs, y=values, name=f"{label} {metric}", mode="lines+markers",
                                      line={"dash": dash}), row=1, col=col)
+    if _kept_earlier(history, best_epoch):
+        _mark_best_epoch(fig, best_epoch, history[-1].epoch, f"best epoch {best_epoch}: these weights are kept")
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=320, margin={"t": 40, "b": 10})
     return fig
 
 
-def confusion_figure(matrix: list[list[int]], classes: list[str], title: str = "Confusion matrix") -> go.Figure:
-    """The confusion matrix as one square marker per cell (row-major: point index = true * k + predicted),
-    so a click selects a cell; plotly heat maps report no clicks."""
+def _kept_earlier(history: list[EpochLog], best_epoch: int | None) -> bool:
+    """True when the kept weights are from an epoch before the last one drawn."""
+    return bool(history) and best_epoch is not None and 0 < best_epoch < history[-1].epoch
+
+
+def _mark_best_epoch(fig: go.Figure, best_epoch: int, last_epoch: int, label: str, colour: str = "#444",
+                     shift: int = 0) -> None:
+    """A dashed vertical line at the kept epoch on both panels, labelled on the first (on the side
+    with more room)."""
+    side = "right" if best_epoch <= last_epoch / 2 else "left"
+    for col in (1, 2):
+        fig.add_vline(x=best_epoch, line={"dash": "dash", "color": colour, "width": 2}, row=1, col=col)
+    fig.add_annotation(x=best_epoch, y=1, xref="x", yref="y domain", text=label, showarrow=False,
+                       xanchor="left" if side == "right" else "right", yanchor="top", yshift=-16 * shift,
+                       font={"color": colour, "size": 12}, bgcolor="rgba(255,255,255,0.85)")
+
+
+CHOSEN_CELL = "#f2a900"  # amber: the outline of the clicked or chosen cell of a confusion matrix
+
+
+def confusion_figure(matrix: list[list[int]], classes: list[str], title: str = "Confusion matrix",
+                     chosen: tuple[int, int] | None = None) -> go.Figure:
+    """The confusion matrix as a heat map with its counts, under one invisible marker per cell
+    (row-major: point index = true * k + predicted) so that a click selects a cell (plotly heat maps
+    report no clicks). A clicked cell, and `chosen` (true, predicted), get an amber outline; nothing
+    else changes, so every count stays readable."""
     k = len(classes)
     names = [_text(c) for c in classes]
     cells = [(t, p) for t in range(k) for p in range(k)]
-    counts = [matrix[t][p] for t, p in cells]
-    top = max(max(counts), 1)
-    size = max(12, min(80, 400 // k))
-    fig = go.Figure(go.Scatter(
-        x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers+text",
-        text=[str(c) for c in counts],
-        textfont={"size": max(9, min(18, size // 3)), "color": ["white" if c > top / 2 else "#222" for c in counts]},
-        marker={"symbol": "square", "size": size, "color": counts, "colorscale": "Blues", "cmin": 0, "cmax": top,
-                "line": {"width": 1, "color": "#ccc"}},
-        selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0.55}},
-        hovertemplate="true %{y}, predicted %{x}: %{text}<br>click to see them<extra></extra>",
+    size = max(12, min(80, 400 // k))  # pixels per cell
+    fig = go.Figure(go.Heatmap(  # rows bottom up, as the y axis lists them
+        x=names, y=names[::-1], z=matrix[::-1], colorscale="Blues", zmin=0, zmax=max(max(map(max, matrix)), 1),
+        texttemplate="%{z}", textfont={"size": max(9, min(18, size // 3))}, showscale=False, hoverinfo="skip",
+        xgap=1, ygap=1,
     ))
+    fig.add_trace(go.Scatter(
+        x=[names[p] for _, p in cells], y=[names[t] for t, _ in cells], mode="markers",
+        customdata=[matrix[t][p] for t, p in cells],
+        marker={"symbol": "square-open", "size": int(size * 0.8), "color": CHOSEN_CELL, "opacity": 0,
+                "line": {"width": 4, "color": CHOSEN_CELL}},
+        selected={"marker": {"opacity": 1}}, unselected={"marker": {"opacity": 0}},
+        hovertemplate="true %{y}, predicted %{x}: %{customdata}<br>click to see them<extra></extra>",
+        showlegend=False,
+    ))
+    if chosen is not None:
+        x, y = chosen[1], k - 1 - chosen[0]  # category positions; the y axis lists the classes bottom up
+        fig.add_shape(type="rect", x0=x - 0.5, x1=x + 0.5, y0=y - 0.5, y1=y + 0.5,
+                      line={"color": CHOSEN_CELL, "width": 4})
     fig.update_layout(title=title, xaxis_title="Predicted class", yaxis_title="True class",
-                      height=min(900, 160 + k * (size + 4)), width=None,
-                      xaxis={"type": "category", "categoryorder": "array", "categoryarray": names, "showgrid": False},
+                      height=min(900, 110 + k * (size + 4)), width=None, margin={"t": 50, "b": 60},
+                      xaxis={"type": "category", "categoryorder": "array", "categoryarray": names, "showgrid": False,
+                             "fixedrange": True},
                       yaxis={"type": "category", "categoryorder": "array", "categoryarray": names[::-1],
-                             "showgrid": False, "scaleanchor": "x"},
+                             "showgrid": False, "scaleanchor": "x", "fixedrange": True},
+                      # a click selects one cell; a drag neither moves the matrix nor draws a selection box
                       clickmode="event+select", dragmode=False, plot_bgcolor="white")
     return fig
 
@@ -134,15 +170,22 @@ def runs_roc_figure(runs: list[tuple[str, EvalReport]]) -> go.Figure:
     return fig
 
 
-def runs_history_figure(runs: list[tuple[str, list[EpochLog]]]) -> go.Figure:
-    """Validation loss and accuracy per epoch, one line per run."""
+def runs_history_figure(runs: list[tuple[str, list[EpochLog]]],
+                        best_epochs: list[int | None] | None = None) -> go.Figure:
+    """Validation loss and accuracy per epoch, one line per run; best_epochs (aligned with runs) marks
+    each run whose early stopping kept an earlier epoch's weights."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Validation loss", "Validation accuracy"))
-    for i, (name, history) in enumerate(runs):
+    marked = 0
+    for i, ((name, history), best) in enumerate(zip(runs, best_epochs or [None] * len(runs))):
         colour = PALETTE[i % len(PALETTE)]
         for col, metric in ((1, "val_loss"), (2, "val_accuracy")):
             fig.add_trace(go.Scatter(x=[h.epoch for h in history], y=[getattr(h, metric) for h in history],
                                      mode="lines+markers", name=_text(name), legendgroup=name,
                                      showlegend=col == 1, line={"color": colour}), row=1, col=col)
+        if _kept_earlier(history, best):
+            _mark_best_epoch(fig, best, history[-1].epoch, f"{_text(name)}: best epoch {best}, these weights are kept",
+                             colour, shift=marked)
+            marked += 1
     fig.update_xaxes(title_text="epoch")
     fig.update_layout(height=340, margin={"t": 40, "b": 10})
     return fig

@@ -1,21 +1,29 @@
-"""Insight views' engine: trust warnings, confusion-cell examples, Grad-CAM, word occlusion,
-the embedding map and ImageNet labels."""
+"""Insight views' engine: trust warnings, confusion-cell examples, Grad-CAM and its colours, word
+occlusion, the embedding map, ImageNet labels, the figures and the explanations beside them."""
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import sklearn.datasets
+import torch
 from PIL import Image, ImageDraw
 
-from tlcore import TrainConfig, build_dataset, build_text_dataset, train_image_classifier, train_text_classifier
+from tlcore import (
+    TrainConfig, build_dataset, build_text_dataset, get_backbone_info, glossary, train_image_classifier,
+    train_text_classifier,
+)
 from tlcore.checks import duplicates_across, trust_warnings
 from tlcore.data import Record, Table
 from tlcore.data.text import TextExample
 from tlcore.embedding_map import methods, project, separation
-from tlcore.explain import ImagenetModel, grad_cam, imagenet_labels, overlay, word_importance
+from tlcore.explain import ImagenetModel, colour_bar, grad_cam, heat_colours, imagenet_labels, overlay, word_importance
+from tlcore.counts import count_for_people
 from tlcore.features import load_pixels
+from tlcore.freezing import FreezeSummary
+from tlcore.plots import CHOSEN_CELL, confusion_figure, history_figure, runs_history_figure
 from tlcore.record import RunRecord
+from tlcore.training import EpochLog
 
 from ..conftest import encode, shape_records
 
@@ -92,7 +100,39 @@ def test_grad_cam_has_the_image_shape_and_peaks_on_the_object(square_model):
         peak_y, peak_x = np.unravel_index(h.argmax(), h.shape)
         assert x - cell <= peak_x <= x + 64 + cell and y - cell <= peak_y <= y + 64 + cell
         assert h[y:y + 64, x:x + 64].mean() > 2 * h.mean()
-    assert overlay(pixels[0], heat[0]).shape == (224, 224, 3)
+
+
+def _lightness(rgb: np.ndarray) -> np.ndarray:
+    """CIE L* (0 black .. 100 white) of sRGB uint8 colours."""
+    c = rgb.astype(np.float64) / 255
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    y = linear @ np.array([0.2126, 0.7152, 0.0722])
+    return np.where(y > 216 / 24389, 116 * np.cbrt(y) - 16, y * 24389 / 27)
+
+
+def test_heat_colours_grow_lighter_from_low_to_high_attention():
+    lightness = _lightness(heat_colours(np.linspace(0, 1, 256)))
+    assert np.all(np.diff(lightness) > 0) and lightness[0] < 5 and lightness[-1] > 95
+    bar = colour_bar(width=200, height=40)
+    assert bar.shape == (40, 200, 3)
+    assert np.all(np.diff(_lightness(bar[5]).round(6)) >= 0)  # the strip runs from low to high
+    assert (bar[22:] < 100).any()  # the labels under it
+
+
+@pytest.mark.parametrize("colour", [(220, 20, 30), (250, 60, 160), (120, 220, 40), (240, 240, 240)])
+def test_overlay_shows_the_heat_on_any_colour_of_image(colour):
+    """A red drum, a lollipop, a lime, a white plate: where the model looks must stand out from where it
+    does not by a large step in lightness, whatever the image's own colour."""
+    pixels = torch.tensor(colour, dtype=torch.uint8).view(3, 1, 1).expand(3, 32, 32)
+    heat = np.zeros((32, 32), np.float32)
+    heat[:, 16:] = 1.0
+    heat[:, 8:16] = 0.5
+    shown = _lightness(overlay(pixels, heat))
+    cold, warm, hot = shown[:, :8].mean(), shown[:, 8:16].mean(), shown[:, 16:].mean()
+    assert warm - cold > 15 and hot - warm > 15
+    grey = int(round(np.dot(colour, [0.2126, 0.7152, 0.0722])))  # the same lightness without the colour
+    same_in_grey = overlay(torch.full((3, 32, 32), grey, dtype=torch.uint8), heat)
+    assert np.abs(overlay(pixels, heat).astype(int) - same_in_grey).max() <= 1  # its hue cannot hide the heat
 
 
 def test_occlusion_finds_the_one_word_that_separates_two_classes():
@@ -148,3 +188,73 @@ def test_cell_examples_and_the_confidently_wrong_are_sorted_by_confidence():
     at_zero = np.ones(6, dtype=int)  # a threshold of 0 answers b everywhere
     assert record.confidently_wrong(at_zero).tolist() == [2, 1, 0]
     assert record.predictions()["loss"].round(3).tolist() == np.round(record.losses, 3).tolist()
+
+
+def _after_click(trace, clicked: int) -> list[float]:
+    """Each marker's opacity once point `clicked` is selected, by plotly.js's own rule
+    (makeSelectedPointStyleFns): a point takes its selected/unselected opacity when one is set, else
+    an unselected point is dimmed to 0.2 of its opacity."""
+    base = trace.marker.opacity if trace.marker.opacity is not None else 1
+    chosen, others = trace.selected.marker.opacity, trace.unselected.marker.opacity
+    return [(base if chosen is None else chosen) if i == clicked else (0.2 * base if others is None else others)
+            for i in range(len(trace.x))]
+
+
+def test_a_clicked_confusion_cell_gets_an_outline_and_every_count_stays_as_it_was():
+    matrix, classes = [[30, 2, 1], [4, 25, 0], [0, 3, 28]], ["cat", "dog", "bird"]
+    heat, cells = confusion_figure(matrix, classes).data
+    for t, p in np.ndindex(3, 3):  # the counts are the heat map's, at the right labels
+        assert heat.z[heat.y.index(classes[t])][heat.x.index(classes[p])] == matrix[t][p]
+        point = t * 3 + p  # the point index the Evaluate page reads
+        assert (cells.y[point], cells.x[point], cells.customdata[point]) == (classes[t], classes[p], matrix[t][p])
+    assert heat.texttemplate == "%{z}" and "text" not in cells.mode  # counts are not part of the selection
+    shown = _after_click(cells, clicked=3)
+    assert shown[3] == 1 and cells.marker.symbol == "square-open"  # the clicked cell: an outline appears
+    assert all(o == cells.marker.opacity == 0 for i, o in enumerate(shown) if i != 3)  # nothing else changes
+    assert cells.marker.color == cells.marker.line.color == CHOSEN_CELL
+    assert confusion_figure(matrix, classes).layout.xaxis.fixedrange  # a drag does not move the matrix
+
+
+def test_a_chosen_confusion_cell_is_outlined_where_it_is_drawn():
+    fig = confusion_figure([[5, 1], [2, 6]], ["no", "yes"], chosen=(0, 1))
+    (outline,) = fig.layout.shapes
+    x = list(fig.layout.xaxis.categoryarray).index("yes")  # category positions along each axis
+    y = list(fig.layout.yaxis.categoryarray).index("no")
+    assert outline.x0 < x < outline.x1 and outline.y0 < y < outline.y1 and outline.x1 - outline.x0 == 1
+    assert not confusion_figure([[5, 1], [2, 6]], ["no", "yes"]).layout.shapes
+
+
+def _history(epochs: int) -> list[EpochLog]:
+    return [EpochLog(e, 1 / e, 0.5, abs(e - 5) + 1, 0.5, 1.0) for e in range(1, epochs + 1)]
+
+
+def test_history_marks_the_kept_epoch_when_early_stopping_kept_an_earlier_one():
+    fig = history_figure(_history(10), best_epoch=5)
+    assert [(s.x0, s.xref) for s in fig.layout.shapes] == [(5, "x"), (5, "x2")]  # both panels
+    assert "best epoch 5: these weights are kept" in [a.text for a in fig.layout.annotations]
+    for best in (10, None):  # the last epoch, or no early stopping: nothing to mark
+        assert not history_figure(_history(10), best_epoch=best).layout.shapes
+    compared = runs_history_figure([("frozen", _history(10)), ("1 block", _history(5))], best_epochs=[5, 5])
+    assert [s.x0 for s in compared.layout.shapes] == [5, 5]
+    assert [a.text for a in compared.layout.annotations if "best" in a.text] == [
+        "frozen: best epoch 5, these weights are kept"]
+
+
+def test_explanations_fit_the_task_the_backbone_and_the_run():
+    image, text, tfidf = (get_backbone_info(n) for n in ("efficientnet_lite0", "all-MiniLM-L6-v2", "tfidf"))
+    assert "ImageNet" in glossary.embedding("image", image, 0)
+    assert "ImageNet" not in glossary.embedding("text", text, 0) and "sentences" in glossary.embedding("text", text, 0)
+    classic = glossary.embedding("text", tfidf, 0)
+    assert "no pretrained network" in classic and "ImageNet" not in classic and "reuses" not in classic
+    assert "both maps are the same" in glossary.embedding("image", image, 0)
+    fine_tuned = glossary.embedding("text", text, 2)
+    assert "top 2 of 7 blocks" in fine_tuned and "both maps are the same" not in fine_tuned
+    assert "precision-recall curve** is" in glossary.curves(2)
+    assert "one **ROC curve** per class" in glossary.curves(4) and "drawn only for two classes" in glossary.curves(4)
+
+
+def test_counts_are_written_for_people():
+    assert [count_for_people(n) for n in (0, 928, 412160, 11918592)] == ["0", "928", "412,160", "11.9 million"]
+    rows = FreezeSummary([("stage6", 1718592, False), ("new head", 3843, True)], 1718592, 3843).rows()
+    assert rows == [{"block": "stage6", "parameters": "1,718,592", "state": "frozen"},
+                    {"block": "new head", "parameters": "3,843", "state": "trains"}]
