@@ -48,7 +48,7 @@ def curves(num_classes: int) -> str:
         return ("The **ROC curve** shows every threshold at once: how many real positives are found (up) against "
                 "how many negatives are wrongly flagged (right). The dashed diagonal is guessing. The "
                 "**precision-recall curve** is the better read when the class you care about is rare.")
-    return (f"With {num_classes} classes there is one **ROC curve** per class, that class against all the others: "
+    return ("With more than two classes there is one **ROC curve** per class, that class against all the others: "
             "how many of its real examples are found (up) against how many others are wrongly given that class "
             "(right), over every threshold. The dashed diagonal is guessing, and the AUC is the average of the "
             "curves' areas. A precision-recall curve needs a single positive class, so it is drawn only for "
@@ -74,3 +74,12 @@ def embedding(task: str, backbone: BackboneInfo, trainable_blocks: int) -> str:
     return common + (f"Left: the backbone as pretrained on {learned_on}. Right: after fine-tuning its top "
                      f"{trainable_blocks} of {backbone.num_blocks} blocks, which moved the dots as they learned "
                      "your classes; compare the separation under each map.")
+
+
+# The case-free texts the Evaluate page shows until it passes the case to curves() and embedding():
+# correct in every case, only less specific. Remove both once no page uses them.
+ROC = curves(num_classes=3)  # the page shows it only with more than two classes
+EMBEDDING = ("Each dot is a validation example, placed by the features the new layer learns from (squeezed from "
+             "hundreds of numbers to two, so distances are approximate). Colour is the true class; a cross marks a "
+             "mistake. Left: before training. Right: after training. With 0 trainable blocks nothing before the new "
+             "layer trains, so both maps are the same.")

@@ -165,7 +165,7 @@ def test_the_bundled_backbone_names_what_it_sees_in_scikit_learns_sample_photos(
     assert all(t[0][1] >= t[-1][1] for t in top)
 
 
-def test_fine_tuning_separates_classes_that_pretrained_features_mix():
+def test_separation_ranks_classes_apart_above_mixed_ones_and_every_layout_gives_finite_points():
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 30)
     mixed = rng.normal(size=(60, 16))

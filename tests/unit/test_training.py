@@ -14,6 +14,8 @@ def test_feature_extractor_separates_shapes(trained):
     assert trained.report.accuracy >= 0.8
     assert trained.n_train + trained.report.n == 24
     assert set(trained.timings_s) >= {"total", "decode", "features", "train"}
+    # a frozen backbone cannot move the examples: the embedding map's two sides are the same
+    assert np.array_equal(trained.val_features["pretrained"], trained.val_features["fine-tuned"])
 
 
 def test_fine_tuning_one_block_leaves_frozen_weights_bit_for_bit(shapes_dataset):
@@ -39,11 +41,12 @@ def test_augmented_fine_tuning_runs_and_keeps_frozen_blocks(shapes_dataset):
     after = result.classifier.model.backbone.state_dict()
     changed = {k for k in pretrained if not torch.equal(pretrained[k], after[k])}
     assert changed and all(k.startswith("blocks.8.") for k in changed)  # the top block trained, nothing else
+    assert not np.allclose(result.val_features["pretrained"], result.val_features["fine-tuned"])
 
 
 def test_a_later_process_reuses_cached_activations_from_disk(shapes_dataset, tmp_path):
     first = train_image_classifier(shapes_dataset, TrainConfig(epochs=3, device="cpu"), cache=TensorCache(tmp_path))
-    assert first.extra["reused"] == []
+    assert first.extra["reused"] == [] and "frozen activations" in first.extra["computed"]
 
     class CountPhases(Callback):
         phases = []
@@ -55,6 +58,7 @@ def test_a_later_process_reuses_cached_activations_from_disk(shapes_dataset, tmp
     second = train_image_classifier(shapes_dataset, TrainConfig(epochs=5, learning_rate=1e-3, device="cpu"),
                                     cache=fresh, callbacks=[CountPhases()])
     assert second.extra["reused"] == ["frozen activations"] and CountPhases.phases == []
+    assert second.extra["computed"] == [] and second.extra["frozen_blocks_ran"] == "not at all"
 
 
 def test_same_seed_same_metrics(shapes_dataset):
