@@ -47,8 +47,8 @@ def history_figure(history: list[EpochLog], best_epoch: int | None = None) -> go
             fig.add_trace(go.Scatter(x=epochs, y=values, name=f"{label} {metric}", mode="lines+markers",
                                      line={"dash": dash}), row=1, col=col)
     if _kept_earlier(history, best_epoch):
-        _mark_best_epoch(fig, best_epoch, history[-1].epoch, f"best epoch {best_epoch}: these weights are kept")
-    fig.update_xaxes(title_text="epoch")
+        _mark_best_epoch(fig, best_epoch, history[-1].epoch, f"best epoch {best_epoch}:<br>these weights are kept")
+    fig.update_xaxes(title_text="epoch", range=_epoch_range([history]))
     fig.update_layout(height=320, margin={"t": 40, "b": 10})
     return fig
 
@@ -56,6 +56,11 @@ def history_figure(history: list[EpochLog], best_epoch: int | None = None) -> go
 def _kept_earlier(history: list[EpochLog], best_epoch: int | None) -> bool:
     """True when the kept weights are from an epoch before the last one drawn."""
     return bool(history) and best_epoch is not None and 0 < best_epoch < history[-1].epoch
+
+
+def _epoch_range(histories: list[list[EpochLog]]) -> list[float]:
+    """The epochs drawn, fixed so that a label near the right edge does not stretch the axis."""
+    return [0.5, max((h[-1].epoch for h in histories if h), default=1) + 0.5]
 
 
 def _mark_best_epoch(fig: go.Figure, best_epoch: int, last_epoch: int, label: str, colour: str = "#444",
@@ -66,7 +71,7 @@ def _mark_best_epoch(fig: go.Figure, best_epoch: int, last_epoch: int, label: st
     for col in (1, 2):
         fig.add_vline(x=best_epoch, line={"dash": "dash", "color": colour, "width": 2}, row=1, col=col)
     fig.add_annotation(x=best_epoch, y=1, xref="x", yref="y domain", text=label, showarrow=False,
-                       xanchor="left" if side == "right" else "right", yanchor="top", yshift=-16 * shift,
+                       xanchor="left" if side == "right" else "right", yanchor="top", yshift=-34 * shift,
                        font={"color": colour, "size": 12}, bgcolor="rgba(255,255,255,0.85)")
 
 
@@ -183,9 +188,9 @@ def runs_history_figure(runs: list[tuple[str, list[EpochLog]]],
                                      mode="lines+markers", name=_text(name), legendgroup=name,
                                      showlegend=col == 1, line={"color": colour}), row=1, col=col)
         if _kept_earlier(history, best):
-            _mark_best_epoch(fig, best, history[-1].epoch, f"{_text(name)}: best epoch {best}, these weights are kept",
+            _mark_best_epoch(fig, best, history[-1].epoch, f"{_text(name)}: best epoch {best},<br>these weights are kept",
                              colour, shift=marked)
             marked += 1
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epoch", range=_epoch_range([history for _, history in runs]))
     fig.update_layout(height=340, margin={"t": 40, "b": 10})
     return fig

@@ -231,13 +231,13 @@ def _history(epochs: int) -> list[EpochLog]:
 def test_history_marks_the_kept_epoch_when_early_stopping_kept_an_earlier_one():
     fig = history_figure(_history(10), best_epoch=5)
     assert [(s.x0, s.xref) for s in fig.layout.shapes] == [(5, "x"), (5, "x2")]  # both panels
-    assert "best epoch 5: these weights are kept" in [a.text for a in fig.layout.annotations]
+    assert "best epoch 5:<br>these weights are kept" in [a.text for a in fig.layout.annotations]
     for best in (10, None):  # the last epoch, or no early stopping: nothing to mark
         assert not history_figure(_history(10), best_epoch=best).layout.shapes
     compared = runs_history_figure([("frozen", _history(10)), ("1 block", _history(5))], best_epochs=[5, 5])
     assert [s.x0 for s in compared.layout.shapes] == [5, 5]
     assert [a.text for a in compared.layout.annotations if "best" in a.text] == [
-        "frozen: best epoch 5, these weights are kept"]
+        "frozen: best epoch 5,<br>these weights are kept"]
 
 
 def test_explanations_fit_the_task_the_backbone_and_the_run():
