@@ -17,6 +17,8 @@ from .heads import HEADS
 from .data.images import IMAGE_SUFFIXES
 from .errors import ConfigError, DataError, RunPathError, TLCoreError
 from .exports import csv_text
+from .reuse import describe_reuse
+from .settings import limits
 from .training import Callback, EpochLog, Trainer
 
 
@@ -34,14 +36,19 @@ def _print_report(title: str, report: ValidationReport) -> None:
             print(f"  {item.name}: {item.reason}")
 
 
+def _read_file(path: Path) -> bytes:
+    """A file's bytes, refused before reading when it is over the max_file_mb limit."""
+    limit = limits()
+    if path.stat().st_size > limit.max_file_mb * 1024 * 1024:
+        raise DataError(f"'{path}' is too large ({path.stat().st_size / 1024 / 1024:,.1f} MB); "
+                        f"{limit.says('max_file_mb')}.")
+    return path.read_bytes()
+
+
 def _read_texts(path: str, text_column: str | None, label_column: str | None):
-    table = read_table(Path(path).read_bytes(), Path(path).name)
+    table = read_table(_read_file(Path(path)), Path(path).name)
     guessed_text, guessed_label = guess_columns(table.frame)
-    text_column, label_column = text_column or guessed_text, label_column or guessed_label
-    if not text_column or not label_column:
-        raise DataError(f"Could not tell which columns of {table.name} hold the texts and the labels. "
-                        "Name them with --text-column and --label-column.")
-    return build_text_dataset(table, text_column, label_column)
+    return build_text_dataset(table, text_column or guessed_text, label_column or guessed_label)
 
 
 def _read_data(args, path: str):
@@ -106,8 +113,7 @@ def cmd_train(args) -> int:
     if result.extra.get("truncated_texts"):
         print(f"{result.extra['truncated_texts']} texts were longer than {result.extra['max_tokens']} tokens "
               "and were cut to that length.")
-    if result.extra.get("reused"):
-        print(f"Reused from the cache: {', '.join(result.extra['reused'])}.")
+    print(describe_reuse(result.metrics_dict()))
     with _out_folder_hint():
         save_run(result, args.out)
     auc = "n/a" if result.report.auc is None else f"{result.report.auc:.4f}"
@@ -121,10 +127,10 @@ def _expand_inputs(inputs: list[str]) -> list[tuple[str, bytes]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += [(str(p), p.read_bytes()) for p in sorted(path.rglob("*"))
+            files += [(str(p), _read_file(p)) for p in sorted(path.rglob("*"))
                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         elif path.is_file():
-            files.append((str(path), path.read_bytes()))
+            files.append((str(path), _read_file(path)))
         else:
             raise DataError(f"'{item}' does not exist. Give image files or folders of images.")
     if not files:
@@ -138,7 +144,7 @@ def _expand_texts(inputs: list[str]) -> list[str]:
     for item in inputs:
         path = Path(item)
         if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
-            texts += texts_from_upload(path.read_bytes(), path.name)
+            texts += texts_from_upload(_read_file(path), path.name)
         else:
             texts.append(item)
     if not texts:
@@ -203,7 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
     train.add_argument("--text-column", help="texts: the column holding the texts (guessed if left out)")
-    train.add_argument("--label-column", help="texts: the column holding the labels (guessed if left out)")
+    train.add_argument("--label-column",
+                       help="texts: the column holding the labels (found by its name, e.g. label or class; "
+                            "asked for otherwise)")
     train.add_argument("--head", default=defaults.head, choices=list(HEADS))
     train.add_argument("--word-vectors", help="a GloVe-format .txt for the word-vectors backbone")
     train.add_argument("--trainable-blocks", type=int, default=defaults.trainable_blocks)

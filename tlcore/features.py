@@ -123,6 +123,6 @@ def compute_activations(model: TransferModel, pixels: torch.Tensor | DiskTensor,
         if progress:
             progress(stop, len(pixels))
 
-    in_shrinking_batches(len(pixels), inference_batch_size(device), run, doing="running the frozen backbone")
+    in_shrinking_batches(len(pixels), inference_batch_size(device), run, doing="running the frozen blocks")
     model.train(was_training)
     return out

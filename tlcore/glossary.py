@@ -75,11 +75,3 @@ def embedding(task: str, backbone: BackboneInfo, trainable_blocks: int) -> str:
                      f"{trainable_blocks} of {backbone.num_blocks} blocks, which moved the dots as they learned "
                      "your classes; compare the separation under each map.")
 
-
-# The case-free texts the Evaluate page shows until it passes the case to curves() and embedding():
-# correct in every case, only less specific. Remove both once no page uses them.
-ROC = curves(num_classes=3)  # the page shows it only with more than two classes
-EMBEDDING = ("Each dot is a validation example, placed by the features the new layer learns from (squeezed from "
-             "hundreds of numbers to two, so distances are approximate). Colour is the true class; a cross marks a "
-             "mistake. Left: before training. Right: after training. With 0 trainable blocks nothing before the new "
-             "layer trains, so both maps are the same.")

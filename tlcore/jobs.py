@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -196,15 +197,18 @@ class Job:
         try:
             with self._lock:
                 self._status, self._started = RUNNING, time.monotonic()
-            self._supervise(POOL.take())
+            payload = pickle.dumps({"work": self.work, "folder": str(self.folder), "epochs": self.epochs,
+                                    "env": dict(os.environ), "cwd": os.getcwd()})
+            self._supervise(POOL.take(), payload)
+        except Exception as exc:  # e.g. work that cannot be sent to a worker: say so, never hang as "running"
+            traceback.print_exc()
+            self._finish(FAILED, f"Training could not start ({exc}). Load the data again and press Train.")
         finally:
             self._queue.release(self.job_id)
 
-    def _supervise(self, worker: subprocess.Popen) -> None:
-        """Hand the work to a worker, then follow its status file until the job ends; a worker that
+    def _supervise(self, worker: subprocess.Popen, payload: bytes) -> None:
+        """Hand the job to a worker, then follow its status file until the job ends; a worker that
         does not stop within the grace time after Cancel is killed."""
-        payload = pickle.dumps({"work": self.work, "folder": str(self.folder), "epochs": self.epochs,
-                                "env": dict(os.environ), "cwd": os.getcwd()})
         try:
             worker.stdin.write(len(payload).to_bytes(8, "big") + payload)
             worker.stdin.flush()

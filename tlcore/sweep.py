@@ -1,12 +1,18 @@
 """A depth sweep: the same data and settings trained at several trainable-block depths, one after the
-other, sharing the engine's caches (decoded images, token ids and frozen activations)."""
+other, sharing the engine's caches (decoded images, token ids and frozen activations); and an
+estimate of each depth's time from the measured cost of each block."""
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from typing import Sequence
 
+import torch
+
+from .backbones import create_backbone, get_backbone_info
 from .config import TrainConfig
 from .data import LabelledDataset
+from .device import autocast_dtype
 from .experiment import TrainResult
 from .tasks import train_classifier
 from .training import Callback, EpochLog, Trainer
@@ -44,3 +50,50 @@ def sweep_depths(dataset: LabelledDataset, config: TrainConfig, depths: Sequence
         results.append(train_classifier(dataset, replace(config, trainable_blocks=depth), val_dataset=val_dataset,
                                         callbacks=[progress]))
     return results
+
+
+FIXED_S = 2.0  # loading the backbone, reading the data and saving the run, roughly, per depth
+
+
+def block_seconds(backbone: str, texts: Sequence[str] = (), batch: int = 16) -> list[float]:
+    """Seconds one example takes through each block of the backbone on this machine's processor, with
+    the engine's precision and memory layout, measured on a small batch: random pixels for images,
+    `texts` for a text model (which needs its tokenizer, so its pretrained files)."""
+    text = get_backbone_info(backbone).modality == "text"
+    model = create_backbone(backbone, pretrained=text).eval()
+    if text:
+        x = model.tokenize(list(texts)[:batch] or ["A short sentence to time the model with."])[:2]
+    else:
+        size = get_backbone_info(backbone).preprocessing.input_size
+        x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+    rows = len(x[0]) if isinstance(x, tuple) else len(x)
+    dtype = autocast_dtype(torch.device("cpu"))
+    seconds = []
+    with torch.inference_mode(), torch.autocast("cpu", dtype=dtype, enabled=dtype is not None):
+        model.run(x)  # the first pass pays one-off set-up costs
+        for block in model.blocks:
+            started = time.perf_counter()
+            x = block(x)
+            seconds.append((time.perf_counter() - started) / rows)
+    return seconds
+
+
+def estimate_seconds(costs: Sequence[float], depth: int, *, n_examples: int, n_train: int, epochs: int,
+                     augment: bool) -> float:
+    """About how long training at `depth` trainable blocks takes: the frozen blocks run once over every
+    example (every epoch when augmenting with trainable blocks), the trainable ones forward and
+    backward (about 3x a forward pass) over the training examples and forward over the rest, each epoch."""
+    frozen, trainable = sum(costs[:len(costs) - depth]), sum(costs[len(costs) - depth:])
+    frozen_rows = epochs * n_train if augment and depth > 0 else n_examples
+    return FIXED_S + frozen * frozen_rows + trainable * epochs * (3 * n_train + (n_examples - n_train))
+
+
+def calibrate(costs: Sequence[float], facts: dict, trainable_blocks: int, n_examples: int) -> list[float]:
+    """Block costs scaled so that an earlier run's frozen pass on this data costs what it measured
+    (its metrics: the frozen blocks ran once over `n_examples`); unchanged when it did not run them."""
+    if facts.get("frozen_blocks_ran") != "once":
+        return list(costs)
+    timings = facts.get("timings_s", {})
+    measured = timings.get("features", 0.0) - timings.get("decode", 0.0)
+    predicted = sum(costs[:len(costs) - trainable_blocks]) * n_examples
+    return [c * measured / predicted for c in costs] if measured > 0 and predicted > 0 else list(costs)

@@ -28,6 +28,7 @@ from .model import TransferModel
 from .persistence import list_runs, load_record, load_run
 from .record import RunRecord
 from .settings import job_settings
+from .sweep import block_seconds, calibrate, estimate_seconds
 from .tasks import default_config
 
 KEY = "tl_workspace"
@@ -169,14 +170,14 @@ def need_data(ws: Workspace) -> bool:
            else "upload a zip, add images per class")
     return ws.dataset is None and _missing(
         f"No data yet. Start on the **Data** page: {how}, or load the sample.",
-        "pages/1_Data.py", "Go to Data", ":material/upload:")
+        "views/1_Data.py", "Go to Data", ":material/upload:")
 
 
 def need_result(ws: Workspace) -> bool:
     """Point to the Train page when nothing is trained yet; True if the page should stop."""
     return not ws.has_run and _missing(
         "No trained model yet. Train one on the **Train** page first.",
-        "pages/3_Train.py", "Go to Train", ":material/model_training:")
+        "views/3_Train.py", "Go to Train", ":material/model_training:")
 
 
 def show_progress(snap: jobs.JobSnapshot, what: str = "") -> None:
@@ -194,6 +195,30 @@ def show_progress(snap: jobs.JobSnapshot, what: str = "") -> None:
         st.progress(snap.done / snap.total, text=f"{what}{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
     else:
         st.progress(0.0, text=f"{what}{snap.phase}...")
+
+
+@st.cache_data(show_spinner="Timing the backbone's blocks...", max_entries=8)
+def _block_seconds(backbone: str, texts: tuple[str, ...]) -> list[float]:
+    return block_seconds(backbone, texts)
+
+
+def sweep_estimates(ws: Workspace) -> dict[int, float]:
+    """Seconds each depth of a sweep would take on the workspace's data and settings, from each block's
+    measured cost (scaled to this session's last run when it ran the frozen blocks); {} if unknown."""
+    cfg, dataset = ws.config, ws.dataset
+    texts = tuple(e.text for e in dataset.examples[:16]) if ws.task == "text" else ()
+    try:
+        costs = _block_seconds(cfg.backbone, texts)
+    except TLCoreError:
+        return {}
+    n_train = len(dataset) if ws.val_dataset else round(len(dataset) * (1 - cfg.val_fraction))
+    n_examples = len(dataset) + (len(ws.val_dataset) if ws.val_dataset else 0)
+    record = load_choice(ws, THIS_SESSION) if ws.has_run else None
+    if record is not None and record.config.backbone == cfg.backbone:
+        costs = calibrate(costs, record.facts, record.config.trainable_blocks,
+                          record.facts["n_train"] + record.facts["n_val"])
+    return {k: estimate_seconds(costs, k, n_examples=n_examples, n_train=n_train, epochs=cfg.epochs,
+                                augment=cfg.augment) for k in range(len(costs) + 1)}
 
 
 def readable_seconds(seconds: float) -> str:

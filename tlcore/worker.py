@@ -27,7 +27,7 @@ class StatusWriter(Callback):
     def __init__(self, folder: Path, epochs: int):
         self.path, self.epochs = folder / STATUS_FILE, epochs
         self.state = {"status": RUNNING, "phase": "Starting", "done": 0, "total": 0, "eta_s": None,
-                      "history": [], "notes": []}
+                      "history": [], "notes": [], "started_at": time.time()}
         self._phase_started = self._written = time.monotonic()
         self._training_started: float | None = None
 

@@ -24,7 +24,7 @@ def images(app) -> int:
 
 
 def test_evaluate_shows_honest_numbers_with_intervals_and_baseline(session_with_run, trained):
-    app = page("pages/4_Evaluate.py", session_with_run)
+    app = page("views/4_Evaluate.py", session_with_run)
     assert not app.exception
     assert metric(app, "AUC").value == f"{trained.report.auc:.3f}"
     assert metric(app, "Baseline").value == "50.0%"  # 9 circles and 9 stripes in training
@@ -35,7 +35,7 @@ def test_evaluate_shows_honest_numbers_with_intervals_and_baseline(session_with_
 
 
 def test_choosing_a_confusion_cell_shows_its_examples(session_with_run, trained):
-    app = page("pages/4_Evaluate.py", session_with_run)
+    app = page("views/4_Evaluate.py", session_with_run)
     box = next(s for s in app.selectbox if s.label == "Examples in the cell")
     before = images(app)
     box.set_value((0, 0)).run()
@@ -45,7 +45,7 @@ def test_choosing_a_confusion_cell_shows_its_examples(session_with_run, trained)
 
 
 def test_threshold_at_zero_calls_everything_positive(session_with_run, trained):
-    app = page("pages/4_Evaluate.py", session_with_run)
+    app = page("views/4_Evaluate.py", session_with_run)
     app.slider[0].set_value(0.0).run()
     assert not app.exception
     positives = int(np.sum(trained.y_val == 1))
@@ -58,7 +58,7 @@ def test_threshold_at_zero_calls_everything_positive(session_with_run, trained):
 def test_every_view_works_from_a_saved_run(session_with_run, trained, tmp_path):
     save_run(trained, tmp_path / "shapes-k0")
     session_with_run.job_id = None  # a new session: nothing trained, only the saved run
-    app = page("pages/4_Evaluate.py", session_with_run)
+    app = page("views/4_Evaluate.py", session_with_run)
     assert not app.exception
     assert app.selectbox[0].value.endswith("shapes-k0")
     assert metric(app, "AUC").value == f"{trained.report.auc:.3f}"
@@ -70,10 +70,10 @@ def test_every_view_works_from_a_saved_run(session_with_run, trained, tmp_path):
 def test_text_evaluate_and_predict_show_word_importance(trained_text, text_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
     ws = session_with(trained_text, text_dataset, "text")
-    app = page("pages/4_Evaluate.py", ws)
+    app = page("views/4_Evaluate.py", ws)
     assert not app.exception
     assert any("<span" in h.proto.body for h in app.get("html"))
-    app = page("pages/5_Predict.py", ws)
+    app = page("views/5_Predict.py", ws)
     app.text_area(key="predict_texts").set_value("It will snow tomorrow.")
     next(b for b in app.button if b.label == "Classify").click().run()
     assert not app.exception
@@ -84,7 +84,7 @@ def test_text_evaluate_and_predict_show_word_importance(trained_text, text_datas
 def test_compare_runs_a_depth_sweep_and_shows_the_runs_side_by_side(shapes_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
     ws = Workspace(dataset=shapes_dataset, data_label="shapes", config=TrainConfig(epochs=2))
-    app = page("pages/6_Compare.py", ws)
+    app = page("views/6_Compare.py", ws)
     assert not app.exception
     app.multiselect[0].set_value([0, 1])
     app.button[0].click().run()
@@ -94,5 +94,5 @@ def test_compare_runs_a_depth_sweep_and_shows_the_runs_side_by_side(shapes_datas
     table = app.dataframe[0].value
     assert table["trainable blocks"].tolist() == [0, 1]
     assert table["trainable parameters"].iloc[0] < table["trainable parameters"].iloc[1]
-    app = page("pages/4_Evaluate.py", ws)
+    app = page("views/4_Evaluate.py", ws)
     assert app.selectbox[0].options == ["Sweep: 0 trainable blocks", "Sweep: 1 trainable block"]

@@ -48,19 +48,19 @@ def test_landing_loads_sample():
 
 def test_data_page_reports_counts_and_problems():
     one_class = build_dataset(digits_sample(per_class=3, classes=(1,)))
-    app = page("pages/1_Data.py", Workspace(dataset=one_class, data_label="ones"))
+    app = page("views/1_Data.py", Workspace(dataset=one_class, data_label="ones"))
     assert not app.exception
     assert any("Found 1 class" in e.value for e in app.error)
     assert [m.value for m in app.metric][:2] == ["3", "1"]
 
 
 def test_data_page_without_data_explains_what_to_do():
-    app = page("pages/1_Data.py")
+    app = page("views/1_Data.py")
     assert not app.exception and any("Upload a zip" in i.value for i in app.info)
 
 
 def test_model_page_shows_frozen_and_trainable_counts(shapes_dataset):
-    app = page("pages/2_Model.py", Workspace(dataset=shapes_dataset))
+    app = page("views/2_Model.py", Workspace(dataset=shapes_dataset))
     assert not app.exception
     labels = [m.label for m in app.metric]
     assert labels == ["Frozen parameters", "Trainable parameters"]
@@ -71,26 +71,26 @@ def test_model_page_shows_frozen_and_trainable_counts(shapes_dataset):
 
 
 def test_train_page_shows_device_and_result(finished_workspace):
-    app = page("pages/3_Train.py", finished_workspace)
+    app = page("views/3_Train.py", finished_workspace)
     assert not app.exception
     assert any("Device:" in m.value for m in app.markdown)
     assert any("validation AUC" in s.value for s in app.success)
 
 
 def test_train_page_without_data_points_to_data_page():
-    app = page("pages/3_Train.py")
+    app = page("views/3_Train.py")
     assert not app.exception and any("No data yet" in i.value for i in app.info)
 
 
 def test_evaluate_page_shows_auc(finished_workspace, trained):
-    app = page("pages/4_Evaluate.py", finished_workspace)
+    app = page("views/4_Evaluate.py", finished_workspace)
     assert not app.exception
     assert app.metric[0].label == "AUC" and app.metric[0].value == f"{trained.report.auc:.3f}"
 
 
 def test_predict_page_uses_session_model(finished_workspace, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
-    app = page("pages/5_Predict.py", finished_workspace)
+    app = page("views/5_Predict.py", finished_workspace)
     assert not app.exception
     assert app.selectbox[0].value == "This session's run"
     assert any(m.value.startswith("Classes: circle, stripes") for m in app.caption)
@@ -107,7 +107,7 @@ def test_landing_switches_to_text_and_loads_its_sample():
 
 
 def test_text_data_step_typed_examples_and_report():
-    app = page("pages/1_Data.py", Workspace(task="text"))
+    app = page("views/1_Data.py", Workspace(task="text"))
     assert not app.exception and any("Upload a table" in i.value for i in app.info)
     app.text_input(key="data_text_name_0").set_value("happy")
     app.text_area(key="data_text_lines_0").set_value("I love it\nWhat a great day\n")
@@ -126,14 +126,14 @@ def test_text_data_page_reports_dropped_rows_and_encoding():
 
     table = read_table("text,label\nCafé,a\n,a\nThé,b\nVin,b\nEau,a\n".encode("cp1252"), "menu.csv")
     ws = Workspace(task="text", dataset=build_text_dataset(table, "text", "label"), data_label="menu.csv")
-    app = page("pages/1_Data.py", ws)
+    app = page("views/1_Data.py", ws)
     assert not app.exception
     assert any("Windows-1252" in w.value for w in app.warning)
     assert [m.value for m in app.metric] == ["4", "2", "1"]
 
 
 def test_text_model_page_lists_text_backbones_and_heads(text_dataset):
-    app = page("pages/2_Model.py", Workspace(task="text", dataset=text_dataset,
+    app = page("views/2_Model.py", Workspace(task="text", dataset=text_dataset,
                                              config=TrainConfig(backbone="all-MiniLM-L6-v2")))
     assert not app.exception
     assert "all-MiniLM-L6-v2" in app.selectbox[0].options[0]
@@ -148,9 +148,9 @@ def test_text_model_page_lists_text_backbones_and_heads(text_dataset):
 def test_text_evaluate_and_predict_pages(trained_text, text_dataset, tmp_path, monkeypatch):
     monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
     ws = session_with(trained_text, text_dataset, "text")
-    app = page("pages/4_Evaluate.py", ws)
+    app = page("views/4_Evaluate.py", ws)
     assert not app.exception and app.metric[3].label == "Validation texts"
-    app = page("pages/5_Predict.py", ws)
+    app = page("views/5_Predict.py", ws)
     app.text_area(key="predict_texts").set_value("It will snow tomorrow.\nThe orchestra played.")
     next(b for b in app.button if b.label == "Classify").click().run()
     assert not app.exception
@@ -165,7 +165,7 @@ def test_names_with_html_or_markdown_are_shown_as_typed():
     evil, bold = "<script>alert(1)</script>", "**bold** :red[x]"
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [evil, evil, bold]})
     dataset = build_text_dataset(Table(frame, "<img src=x onerror=alert(1)>.csv"), "text", "label")
-    app = page("pages/1_Data.py", Workspace(task="text", dataset=dataset, data_label="<img src=x>.csv"))
+    app = page("views/1_Data.py", Workspace(task="text", dataset=dataset, data_label="<img src=x>.csv"))
     assert not app.exception
     rendered = [m.value for m in app.markdown] + [h.value for h in app.header] + [e.value for e in app.error]
     assert any("**\\<script\\>alert(1)\\</script\\>**" in v for v in rendered)
@@ -181,7 +181,7 @@ def test_train_page_shows_the_place_in_the_queue(shapes_dataset, monkeypatch, tm
     blocker = jobs.submit(blocking, 1)
     waiting = jobs.submit(behind, 1)  # queued behind the blocker, in submission order
     try:
-        app = page("pages/3_Train.py", Workspace(dataset=shapes_dataset, data_label="shapes", job_id=waiting.job_id))
+        app = page("views/3_Train.py", Workspace(dataset=shapes_dataset, data_label="shapes", job_id=waiting.job_id))
         assert not app.exception
         assert any("place 1 in the queue (next to start)" in i.value for i in app.info)
     finally:

@@ -122,3 +122,8 @@ def test_jobs_without_a_viewer_are_cancelled_and_forgotten(monkeypatch, tmp_path
     assert job.job_id in jobs.reap_abandoned(now=time.monotonic() + 11 * 60)
     assert job.wait(30).status == jobs.CANCELLED and jobs.get_job(job.job_id) is None
     wait_for(lambda: not job.folder.exists(), timeout=30)  # its files are deleted too
+
+
+def test_work_that_cannot_reach_a_worker_fails_with_a_sentence_instead_of_hanging():
+    snap = jobs.submit(lambda callbacks, folder: None, 1).wait(30)  # a lambda cannot be sent to another process
+    assert snap.status == jobs.FAILED and snap.error.startswith("Training could not start")

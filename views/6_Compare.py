@@ -10,10 +10,9 @@ from tlcore.plots import runs_history_figure, runs_roc_figure
 from tlcore.tasks import SweepWork
 from tlcore.ui import (
     cached_intervals, chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label,
-    show_progress, workspace,
+    readable_seconds, show_progress, sweep_estimates, workspace,
 )
 
-st.set_page_config(page_title="Compare", page_icon=":material/compare:", layout="wide")
 ws = workspace()
 st.title("Compare runs")
 explanations_switch()
@@ -29,12 +28,18 @@ else:
         st.caption(f"A sweep needs a pretrained network and a trainable head: {plain(info.title)} with this head "
                    "only trains at 0 blocks. Pick another backbone or head on the Model page.")
     else:
-        default = sorted({0, 1, 2, info.num_blocks} & set(range(info.num_blocks + 1)))
+        estimates = sweep_estimates(ws)
         with st.form("sweep"):
-            depths = st.multiselect("Trainable blocks to try", list(range(info.num_blocks + 1)), default,
-                                    help=f"{info.title} has {info.num_blocks} blocks. Each depth is one training run "
-                                         "with every other setting from the Train page; the frozen part is "
-                                         "computed once per depth and reused next time.")
+            depths = st.multiselect(
+                "Trainable blocks to try", list(range(info.num_blocks + 1)), [0, 1, 2][:info.num_blocks + 1],
+                format_func=lambda k: f"{k} (about {readable_seconds(estimates[k])})" if estimates else str(k),
+                help=f"{info.title} has {info.num_blocks} blocks. Each depth is one training run with every other "
+                     "setting from the Train page; the frozen part is computed once per depth and reused next time.")
+            if estimates:
+                st.caption("Times are estimates from timing each block on this machine"
+                           + (" and your last run's frozen pass" if ws.has_run else "")
+                           + "; a depth trained before takes less, as its frozen part is reused. Deep fine-tuning "
+                             "on a processor without a GPU is slow: start with few blocks.")
             start = st.form_submit_button("Run the sweep", type="primary", icon=":material/play_arrow:",
                                           disabled=bool(ws.dataset.report.problems()))
         sweep = ws.sweep_job
@@ -117,6 +122,7 @@ with left:
 with right:
     histories = [(r.label, r.history) for r in records if r.history]
     if histories:
-        chart(runs_history_figure(histories), "compare_history", "training-curves-compared")
+        best = [r.facts.get("best_epoch") for r in records if r.history]
+        chart(runs_history_figure(histories, best_epochs=best), "compare_history", "training-curves-compared")
     else:
         st.caption("No training curves: these runs used a scikit-learn head, which trains in one step.")

@@ -9,7 +9,8 @@ import streamlit as st
 from tlcore import TLCoreError, glossary
 from tlcore.data.images import make_thumbnail
 from tlcore.embedding_map import methods, project, separation
-from tlcore.explain import grad_cam, overlay, word_importance
+from tlcore.backbones import get_backbone_info
+from tlcore.explain import colour_bar, grad_cam, overlay, word_importance
 from tlcore.metrics import majority_baseline, operating_point, pr_curve
 from tlcore.persistence import copy_run, run_folder_name, runs_dir, zip_run
 from tlcore.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
@@ -18,7 +19,6 @@ from tlcore.ui import (
     load_choice, need_result, plain, run_choices, run_folder, run_label, show_error, workspace,
 )
 
-st.set_page_config(page_title="Evaluate", page_icon=":material/insights:", layout="wide")
 ws = workspace()
 st.title("Evaluate")
 explanations_switch()
@@ -114,12 +114,13 @@ with tabs["Mistakes"]:
     cells = [None] + [(t, p) for t in range(len(classes)) for p in range(len(classes))]
     left, right = st.columns([1, 1])
     with left:
-        event = chart(confusion_figure(matrix, classes), f"confusion-{key}", "confusion-matrix",
-                      on_select="rerun", selection_mode="points")
-        clicked = [p["point_index"] for p in (event.selection.points if event else []) if "point_index" in p]
+        state = st.session_state.get(f"confusion-{key}")  # the click, read before drawing so the outline is current
+        clicked = [p["point_index"] for p in (state.selection.points if state else []) if "point_index" in p]
         if clicked and st.session_state.get(f"{cell_key}-clicked") != clicked[0]:
             st.session_state[f"{cell_key}-clicked"] = clicked[0]  # a new click chooses the cell below
             st.session_state[cell_key] = cells[1 + clicked[0]]
+        chart(confusion_figure(matrix, classes, chosen=st.session_state.get(cell_key)), f"confusion-{key}",
+              "confusion-matrix", on_select="rerun", selection_mode="points")
         csv_download(pd.DataFrame(matrix, index=[f"true {c}" for c in classes],
                                   columns=[f"answered {c}" for c in classes]).reset_index(names=""),
                      "confusion-matrix.csv", key=f"cm-csv-{key}")
@@ -149,7 +150,7 @@ with tabs["Curves"]:
         with right:
             chart(pr, f"pr-{key}", "precision-recall-curve")
     else:
-        explain(glossary.ROC)
+        explain(glossary.curves(len(classes)))
         chart(roc_figure(report), f"roc-{key}", "roc-curves")
     curves = pd.DataFrame([{"class": c.label, "false_positive_rate": x, "true_positive_rate": y}
                            for c in report.roc_curves for x, y in zip(c.fpr, c.tpr)])
@@ -158,7 +159,8 @@ with tabs["Curves"]:
     st.dataframe(pd.DataFrame(report.per_class).round(3), hide_index=True)
 
 with tabs["Embedding map"]:
-    explain(glossary.EMBEDDING + "\n\n" + glossary.SEPARATION)
+    explain(glossary.embedding(record.task, get_backbone_info(record.config.backbone), record.config.trainable_blocks)
+            + "\n\n" + glossary.SEPARATION)
     if not record.features:
         st.info("This run has no saved embeddings. Train it again to see the map.")
     else:
@@ -181,9 +183,6 @@ with tabs["Embedding map"]:
                 chosen = [p.get("customdata") for p in (event.selection.points if event else [])]
                 if chosen and isinstance(chosen[0], (int, float)):
                     picked_row = int(chosen[0])
-        if record.config.trainable_blocks == 0:
-            st.caption("The backbone was frozen (0 trainable blocks), so both maps are the same: only the new "
-                       "last layer learned. Train with trainable blocks to see fine-tuning move the points.")
         map_frame = pd.DataFrame({"example": record.val_names, "true": [classes[i] for i in y_val],
                                   "answer": [classes[i] for i in answers]})
         csv_download(map_frame.assign(**{f"{n}_{a}": points[n][:, i] for n in points for i, a in enumerate("xy")}),
@@ -211,6 +210,7 @@ with tabs["What the model looks at"]:
         for column, target, h in zip(columns[1:], targets, heat):
             column.image(overlay(record.pixels[row], h), width=224,
                          caption=f"where it sees '{classes[target]}' ({record.val_proba[row, target]:.2f})")
+            column.image(colour_bar(), width=224)
     else:
         explain(glossary.OCCLUSION)
         for target in targets:
@@ -263,4 +263,4 @@ except TLCoreError:
     zip_name = folder.parent.name
 st.download_button("Download this run (zip)", lambda: zip_run(saved or folder), f"{zip_name}.zip", "application/zip",
                    icon=":material/download:", key=f"zip-{key}")
-st.page_link("pages/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")
+st.page_link("views/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")

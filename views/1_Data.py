@@ -10,7 +10,6 @@ from tlcore.data import build_text_dataset, column_choices, guess_columns, table
 from tlcore.settings import limits, readable
 from tlcore.ui import cached_table, plain, show_error, workspace
 
-st.set_page_config(page_title="Data", page_icon=":material/upload:", layout="wide")
 ws = workspace()
 st.title("Data")
 TABLE_TYPES = ["csv", "tsv", "txt", "xlsx"]
@@ -260,4 +259,4 @@ if ws.val_dataset is not None:
     st.info(f"Separate validation data: {len(ws.val_dataset)} {unit}s in {len(ws.val_dataset.classes)} classes; "
             "the split above is not used.")
 if not problems:
-    st.page_link("pages/2_Model.py", label="Next: choose a model", icon=":material/arrow_forward:")
+    st.page_link("views/2_Model.py", label="Next: choose a model", icon=":material/arrow_forward:")

@@ -7,14 +7,13 @@ from tlcore import TLCoreError, glossary
 from tlcore.data import texts_from_upload
 from tlcore.data.images import decode_image, make_thumbnail
 from tlcore.exports import csv_text
-from tlcore.explain import ImagenetModel, grad_cam, overlay, word_importance
+from tlcore.explain import ImagenetModel, colour_bar, grad_cam, overlay, word_importance
 from tlcore.features import load_pixels
 from tlcore.ui import (
     csv_download, explain, explanations_switch, highlighted_words, image_data_uri, load_classifier, plain, predict_table,
     run_choices, run_label, show_error, workspace,
 )
 
-st.set_page_config(page_title="Predict", page_icon=":material/online_prediction:", layout="wide")
 ws = workspace()
 st.title("Predict")
 explanations_switch()
@@ -118,6 +117,7 @@ with st.spinner("Computing the heat map..."):
     heat = grad_cam(classifier, pixels, [predicted])[0]
 middle.image(overlay(pixels[0], heat), width=224,
              caption=f"where it sees '{classifier.classes[predicted]}' ({table['confidence'][row]:.2f})")
+middle.image(colour_bar(), width=224)
 with right:
     st.markdown("**What the backbone already knew** (ImageNet, before training)")
     try:

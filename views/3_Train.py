@@ -5,10 +5,10 @@ from tlcore import TLCoreError, describe_device, resolve_device
 from tlcore import jobs
 from tlcore.heads import HEADS
 from tlcore.plots import history_figure
+from tlcore.reuse import describe_reuse
 from tlcore.tasks import TrainWork
 from tlcore.ui import THIS_SESSION, backbone_title, load_choice, need_data, plain, show_error, show_progress, workspace
 
-st.set_page_config(page_title="Train", page_icon=":material/model_training:", layout="wide")
 ws = workspace()
 st.title("Train")
 if need_data(ws):
@@ -63,6 +63,7 @@ def progress_panel() -> None:
     snap = job.snapshot()
     if snap.status != shown.status:
         st.rerun()  # a new state: redraw the page once, with the polling that suits the new state
+    record = None
     for note in snap.notes:
         st.info(note, icon=":material/memory:")
     if not snap.finished:
@@ -78,19 +79,18 @@ def progress_panel() -> None:
         best = f" (best epoch {facts['best_epoch']})" if record.history else ""
         st.success(f"Done in {facts['timings_s']['total']:.1f}s: validation AUC {auc}, "
                    f"accuracy {record.report.accuracy:.1%}{best}.")
-        if facts.get("reused"):
-            st.caption(f"Reused from an earlier run on the same data: {' and '.join(facts['reused'])}, "
-                       "so the frozen part of the backbone did not run again.")
+        st.caption(describe_reuse(facts))
         if facts.get("truncated_texts"):
             st.info(f"{facts['truncated_texts']} texts were longer than the backbone's maximum of "
                     f"{facts['max_tokens']} tokens; only their beginning was used.")
-        st.page_link("pages/4_Evaluate.py", label="See the evaluation", icon=":material/insights:")
+        st.page_link("views/4_Evaluate.py", label="See the evaluation", icon=":material/insights:")
     elif snap.status == jobs.CANCELLED:
         st.warning("Training was cancelled. Change the settings and press Train to start again.")
     else:
         st.error(plain(snap.error or "Training failed."), icon=":material/error:")
     if snap.history:
-        st.plotly_chart(history_figure(snap.history), key=f"history_{snap.job_id}")
+        best = record.facts.get("best_epoch") if snap.status == jobs.DONE and record is not None else None
+        st.plotly_chart(history_figure(snap.history, best_epoch=best), key=f"history_{snap.job_id}")
 
 
 progress_panel()

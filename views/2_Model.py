@@ -10,7 +10,6 @@ from tlcore.heads import HEADS, SKLEARN_HEADS
 from tlcore.persistence import user_file_path
 from tlcore.ui import backbone_title, cached_freeze_summary, need_data, workspace
 
-st.set_page_config(page_title="Model", page_icon=":material/neurology:", layout="wide")
 ws = workspace()
 st.title("Model")
 if need_data(ws):
@@ -76,4 +75,4 @@ if not info.classic:
     else:
         st.caption(f"Fine-tuning the top {k} of {info.num_blocks} blocks; they learn 10x slower than the new layer.")
     st.dataframe(pd.DataFrame(summary.rows()), hide_index=True)
-st.page_link("pages/3_Train.py", label="Next: train", icon=":material/arrow_forward:")
+st.page_link("views/3_Train.py", label="Next: train", icon=":material/arrow_forward:")
