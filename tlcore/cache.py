@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
 import threading
 import time
@@ -29,6 +30,10 @@ FORMAT = 1  # part of every key: a change of layout or numerics invalidates old 
 FLOAT16_MAX = 65504.0
 Fill = Callable[[object], None]
 
+
+# The only names this cache writes, and so the only ones it deletes (its folder may hold other files).
+DIGEST = re.compile(r"[0-9a-f]{40}")  # an entry's folder
+STAGING = re.compile(r"tmp-[0-9a-f]{32}")  # an entry being written
 
 class RowWriter:
     """Writes rows straight into an .npy file (no memory map, so memory stays flat)."""
@@ -120,7 +125,7 @@ class TensorCache:
         with self._lock:
             self._memory.clear()
         if self.folder and self.folder.is_dir():
-            for entry in self.folder.iterdir():
+            for _, entry, _ in self._entries():
                 shutil.rmtree(entry, ignore_errors=True)
 
     def disk_usage(self) -> int:
@@ -149,7 +154,7 @@ class TensorCache:
 
     @staticmethod
     def _digest(key: tuple) -> str:
-        return hashlib.sha1(repr((FORMAT, key)).encode()).hexdigest()
+        return hashlib.sha1(repr((FORMAT, key)).encode()).hexdigest()  # the entry's folder name: DIGEST
 
     def _storable(self, value: Activations) -> Activations:
         def store(t: torch.Tensor) -> torch.Tensor:
@@ -211,6 +216,8 @@ class TensorCache:
             return []
         found = []
         for entry in self.folder.iterdir():
+            if not DIGEST.fullmatch(entry.name):
+                continue  # not one of ours
             try:
                 used = (entry / "entry.json").stat().st_mtime
             except OSError:
@@ -222,7 +229,7 @@ class TensorCache:
         """Remove least recently used entries beyond the disk budget, and staging folders left by a
         process that was killed while writing."""
         for stale in self.folder.glob("tmp-*"):
-            if time.time() - stale.stat().st_mtime > 3600:
+            if STAGING.fullmatch(stale.name) and time.time() - stale.stat().st_mtime > 3600:
                 shutil.rmtree(stale, ignore_errors=True)
         entries = sorted(self._entries())
         total = sum(size for _, _, size in entries)

@@ -34,6 +34,8 @@ from .training import EpochLog
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STATUS_FILE, CANCEL_FILE = "status.json", "cancel"
 CANCEL_GRACE_S = 30.0  # a worker that has not stopped this long after Cancel is killed
+WORKER_IDLE_S = 60.0  # a worker that has run jobs exits after this long without one
+HANDOFF_MARGIN_S = 10.0  # a worker this close to its idle exit gets no new job (it could exit meanwhile)
 
 
 @dataclass
@@ -62,7 +64,7 @@ class JobSnapshot:
     @property
     def poll_s(self) -> float | None:
         """How often a page should look again: rarely while waiting in the queue, never once finished."""
-        return None if self.finished else 4.0 if self.status == QUEUED else 1.5
+        return None if self.finished else 4.0 if self.status == QUEUED else 1.0
 
 
 class DeviceQueue:
@@ -87,7 +89,7 @@ class DeviceQueue:
                     self._waiting.remove(job_id)
                     self._changed.notify_all()
                     return False
-                self._changed.wait(timeout=0.2)
+                self._changed.wait(timeout=5.0)  # woken at once by release() or wake()
             self._waiting.popleft()
             self._running.add(job_id)
             self._changed.notify_all()
@@ -96,6 +98,11 @@ class DeviceQueue:
     def release(self, job_id: str) -> None:
         with self._changed:
             self._running.discard(job_id)
+            self._changed.notify_all()
+
+    def wake(self) -> None:
+        """Let waiting jobs look again (one of them was cancelled)."""
+        with self._changed:
             self._changed.notify_all()
 
     def place(self, job_id: str) -> int | None:
@@ -116,7 +123,7 @@ class WorkerPool:
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._idle: list[subprocess.Popen] = []
+        self._idle: list[tuple[subprocess.Popen, float | None]] = []  # (worker, idle since; None: fresh)
 
     @staticmethod
     def _start() -> subprocess.Popen:
@@ -124,26 +131,36 @@ class WorkerPool:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         return subprocess.Popen([sys.executable, "-m", "tlcore.worker"], stdin=subprocess.PIPE, env=env)
 
+    def _usable(self, now: float) -> list[tuple[subprocess.Popen, float | None]]:
+        """The idle workers that are alive and not about to exit (those are told to exit now)."""
+        kept = []
+        for worker, since in self._idle:
+            if since is not None and now - since > WORKER_IDLE_S - HANDOFF_MARGIN_S:
+                worker.stdin.close()  # it would exit on its own any moment: make that certain
+            elif worker.poll() is None:
+                kept.append((worker, since))
+        return kept
+
     def prewarm(self) -> None:
-        """Have an idle worker ready (starting one if none is alive)."""
+        """Have an idle worker ready (starting one if none is usable)."""
         with self._lock:
-            self._idle = [w for w in self._idle if w.poll() is None]
+            self._idle = self._usable(time.monotonic())
             if not self._idle:
-                self._idle.append(self._start())
+                self._idle.append((self._start(), None))
 
     def take(self) -> subprocess.Popen:
-        """A worker for a job now: the most recently used idle one that is alive, else a new one."""
+        """A worker for a job now: the most recently used usable one, else a new one."""
         with self._lock:
-            while self._idle:
-                worker = self._idle.pop()
-                if worker.poll() is None:
-                    return worker
+            self._idle = self._usable(time.monotonic())
+            if self._idle:
+                return self._idle.pop()[0]
         return self._start()
 
     def give_back(self, worker: subprocess.Popen) -> None:
+        """A worker whose job ended; it stays usable until close to its idle exit."""
         if worker.poll() is None:
             with self._lock:
-                self._idle.append(worker)
+                self._idle.append((worker, time.monotonic()))
 
 
 POOL = WorkerPool()
@@ -183,6 +200,7 @@ class Job:
 
     def cancel(self) -> None:
         self._cancel.set()
+        self._queue.wake()
         if self.folder.is_dir():
             (self.folder / CANCEL_FILE).touch()
 
@@ -199,16 +217,20 @@ class Job:
                 self._status, self._started = RUNNING, time.monotonic()
             payload = pickle.dumps({"work": self.work, "folder": str(self.folder), "epochs": self.epochs,
                                     "env": dict(os.environ), "cwd": os.getcwd()})
-            self._supervise(POOL.take(), payload)
+            # A worker that went away before it began the job (it was just ending) gets one successor.
+            if not (self._supervise(POOL.take(), payload) or self._supervise(POOL.take(), payload)):
+                self._finish(FAILED, "The training process could not start. Press Train again; if this "
+                                     "repeats, restart the app.")
         except Exception as exc:  # e.g. work that cannot be sent to a worker: say so, never hang as "running"
             traceback.print_exc()
             self._finish(FAILED, f"Training could not start ({exc}). Load the data again and press Train.")
         finally:
             self._queue.release(self.job_id)
 
-    def _supervise(self, worker: subprocess.Popen, payload: bytes) -> None:
+    def _supervise(self, worker: subprocess.Popen, payload: bytes) -> bool:
         """Hand the job to a worker, then follow its status file until the job ends; a worker that
-        does not stop within the grace time after Cancel is killed."""
+        does not stop within the grace time after Cancel is killed. False if the worker ended before
+        it began the job (so another one can take it)."""
         try:
             worker.stdin.write(len(payload).to_bytes(8, "big") + payload)
             worker.stdin.flush()
@@ -228,10 +250,13 @@ class Job:
             self._finish(status, self._status_file().get("error"))
         elif self._cancel.is_set():
             self._finish(CANCELLED)
+        elif not self._status_file():
+            return False
         else:
             self._finish(FAILED, f"The training process stopped unexpectedly (exit code {worker.wait()}), most "
                                  "likely because the machine ran out of memory. Try a smaller batch size, fewer "
                                  "trainable blocks or fewer examples, or wait until other training has finished.")
+        return True
 
     def _finish(self, status: str, error: str | None = None) -> None:
         with self._lock:

@@ -14,6 +14,9 @@ from .training import EpochLog
 PALETTE = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
 
 
+# Legends of charts that compare runs go under them: long run names beside a chart squeezed it to a sliver.
+LEGEND_BELOW = {"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0}
+
 def _text(label: str) -> str:
     """A class name as plain text: plotly renders a few HTML tags in labels, so escape them."""
     return html.escape(str(label))
@@ -171,7 +174,8 @@ def runs_roc_figure(runs: list[tuple[str, EvalReport]]) -> go.Figure:
                                  name=f"{_text(name)} (AUC {report.auc or 0:.3f})"))
     fig.update_layout(title="ROC curves" + (" (mean over classes)" if any(len(r.classes) > 2 for _, r in runs) else ""),
                       xaxis_title="False positive rate", yaxis_title="True positive rate", xaxis_range=[0, 1],
-                      yaxis_range=[0, 1.02], height=430, legend={"font": {"size": 11}})
+                      yaxis_range=[0, 1.02], height=430 + 22 * len(runs),
+                      legend={"font": {"size": 11}, **LEGEND_BELOW})
     return fig
 
 
@@ -188,9 +192,9 @@ def runs_history_figure(runs: list[tuple[str, list[EpochLog]]],
                                      mode="lines+markers", name=_text(name), legendgroup=name,
                                      showlegend=col == 1, line={"color": colour}), row=1, col=col)
         if _kept_earlier(history, best):
-            _mark_best_epoch(fig, best, history[-1].epoch, f"{_text(name)}: best epoch {best},<br>these weights are kept",
-                             colour, shift=marked)
+            _mark_best_epoch(fig, best, history[-1].epoch, f"best epoch {best}:<br>these weights are kept",
+                             colour, shift=marked)  # in the run's colour; the legend names the run
             marked += 1
     fig.update_xaxes(title_text="epoch", range=_epoch_range([history for _, history in runs]))
-    fig.update_layout(height=340, margin={"t": 40, "b": 10})
+    fig.update_layout(height=340 + 22 * len(runs), margin={"t": 40, "b": 10}, legend=LEGEND_BELOW)
     return fig

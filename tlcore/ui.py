@@ -118,7 +118,7 @@ def workspace() -> Workspace:
         if ws is None:
             ws = _SESSIONS.get(st.query_params.get(SESSION_PARAM, "")) or Workspace()
             st.session_state[KEY] = ws
-        ws.last_seen = _SESSIONS.setdefault(ws.id, ws).last_seen = now
+        _SESSIONS[ws.id], ws.last_seen = ws, now
         cutoff = now - job_settings().abandoned_s
         for gone in [i for i, w in _SESSIONS.items() if w.last_seen < cutoff]:
             del _SESSIONS[gone]

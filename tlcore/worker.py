@@ -14,11 +14,10 @@ from pathlib import Path
 
 from .errors import TLCoreError
 from .memory import free_memory
-from .jobs import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE
+from .jobs import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE, WORKER_IDLE_S
 from .training import Callback, CancelCheck, EpochLog, Trainer, TrainingCancelled
 
 WRITE_EVERY_S = 0.5  # progress within a phase is written at most this often
-IDLE_S = 60.0  # a worker that has run jobs exits after this long without one
 
 
 class StatusWriter(Callback):
@@ -106,7 +105,7 @@ def _read_job(idle_s: float | None) -> dict | None:
 
 
 def main() -> None:
-    """Run jobs until the app goes away, or until idle for IDLE_S after the last job (a fresh worker
+    """Run jobs until the app goes away, or until idle for WORKER_IDLE_S after the last job (a fresh worker
     waits as long as it takes)."""
     if hasattr(os, "nice"):
         os.nice(10)  # the app's pages come first when both want the processor
@@ -119,7 +118,7 @@ def main() -> None:
         run_job(job["work"], Path(job["folder"]), job["epochs"])
         del job
         free_memory()
-        idle_s = IDLE_S
+        idle_s = WORKER_IDLE_S
 
 
 if __name__ == "__main__":

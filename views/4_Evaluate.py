@@ -254,7 +254,8 @@ if st.button("Save", icon=":material/save:", key=f"save-{key}"):
     except TLCoreError as exc:
         show_error(exc)
     else:
-        ws.saved[str(folder)] = saved = str(path)
+        ws.saved[str(folder)] = str(path)
+        st.rerun()  # the run picker above names where it was saved
 if saved:
     st.success(f"Saved to {plain(saved)}. Load it on the Predict page any time.")
 try:

@@ -96,3 +96,15 @@ def test_compare_runs_a_depth_sweep_and_shows_the_runs_side_by_side(shapes_datas
     assert table["trainable parameters"].iloc[0] < table["trainable parameters"].iloc[1]
     app = page("views/4_Evaluate.py", ws)
     assert app.selectbox[0].options == ["Sweep: 0 trainable blocks", "Sweep: 1 trainable block"]
+
+
+def test_a_save_belongs_to_its_run_and_a_saved_run_is_listed_once(session_with_run, trained, tmp_path):
+    save_run(trained, tmp_path / "someone-elses")
+    app = page("views/4_Evaluate.py", session_with_run)
+    next(b for b in app.button if b.label == "Save").click().run()
+    assert not app.exception and any(s.value.startswith("Saved to") for s in app.success)
+    options = app.selectbox[0].options
+    assert len(options) == 2 and options[0].startswith("This session's run (saved as ")  # not also as a folder
+    app.selectbox[0].select_index(1).run()  # another run: the message and the save belong to the first
+    assert not app.exception and not any("Saved to" in s.value for s in app.success)
+    assert not any(b.label == "Save" for b in app.button)

@@ -154,3 +154,17 @@ def test_shipped_settings_file_lists_the_defaults(tmp_path, monkeypatch):
     assert shipped["limits"] == {name: spec.default for name, spec in Limits.__dataclass_fields__.items()}
     jobs = job_settings()
     assert shipped["jobs"] == {"max_running": jobs.max_running, "abandoned_minutes": jobs.abandoned_s / 60}
+
+
+def test_clearing_and_trimming_delete_only_the_caches_own_entries(tmp_path):
+    """A cache folder set to a folder of documents: clearing the cache leaves the documents alone."""
+    documents = {"notes.txt": b"mine", "tmp-holiday/photo.jpg": b"jpeg", "old/entry.json": b"{}"}
+    for name, data in documents.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    cache = TensorCache(tmp_path, disk_bytes=1)  # every new entry pushes the others over the budget
+    cache.fetch(("a",), lambda: torch.ones(10))
+    cache.fetch(("b",), lambda: torch.ones(10))
+    cache.clear()
+    assert {str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()} == set(documents)
+    assert TensorCache(tmp_path).fetch(("a",), lambda: torch.zeros(1))[1] is False  # the entry itself is gone

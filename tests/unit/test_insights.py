@@ -237,7 +237,7 @@ def test_history_marks_the_kept_epoch_when_early_stopping_kept_an_earlier_one():
     compared = runs_history_figure([("frozen", _history(10)), ("1 block", _history(5))], best_epochs=[5, 5])
     assert [s.x0 for s in compared.layout.shapes] == [5, 5]
     assert [a.text for a in compared.layout.annotations if "best" in a.text] == [
-        "frozen: best epoch 5,<br>these weights are kept"]
+        "best epoch 5:<br>these weights are kept"]  # in the run's colour; the legend under the charts names it
 
 
 def test_explanations_fit_the_task_the_backbone_and_the_run():

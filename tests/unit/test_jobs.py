@@ -127,3 +127,26 @@ def test_jobs_without_a_viewer_are_cancelled_and_forgotten(monkeypatch, tmp_path
 def test_work_that_cannot_reach_a_worker_fails_with_a_sentence_instead_of_hanging():
     snap = jobs.submit(lambda callbacks, folder: None, 1).wait(30)  # a lambda cannot be sent to another process
     assert snap.status == jobs.FAILED and snap.error.startswith("Training could not start")
+
+
+def test_a_worker_that_ends_before_it_begins_the_job_hands_it_to_another(monkeypatch):
+    import subprocess
+    import sys
+
+    take = jobs.POOL.take
+    gone = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE)  # exits at once, reads nothing
+    gone.wait()
+    handed = iter([gone])
+    monkeypatch.setattr(jobs.POOL, "take", lambda: next(handed, None) or take())
+    snap = jobs.submit(Facts(), 1).wait(120)
+    assert snap.status == jobs.DONE and snap.result["pid"] != gone.pid
+
+
+def test_a_worker_close_to_its_idle_exit_gets_no_new_job():
+    jobs.POOL.prewarm()
+    worker = jobs.POOL.take()
+    jobs.POOL.give_back(worker)
+    worker_since = jobs.POOL._idle[-1]
+    jobs.POOL._idle[-1] = (worker, worker_since[1] - (jobs.WORKER_IDLE_S - 5))  # idle for 55 s already
+    assert jobs.POOL.take() is not worker
+    assert worker.wait(30) == 0  # told to exit rather than handed a job it might not begin
