@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-# Every test, app and command-line process started from here caches in a throw-away folder, never in
-# the user's cache folder. Set before tlcore builds its default cache.
+# Every test, app and command-line process started from here caches and saves in throw-away folders,
+# never in the user's cache folder or ./runs. Set before tlcore builds its default cache.
 os.environ["TLCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlcore-test-cache-")
+os.environ["TLCORE_RUNS_DIR"] = tempfile.mkdtemp(prefix="tlcore-test-runs-")  # runs and job folders, likewise
 
 from tlcore import TrainConfig, build_dataset, train_image_classifier  # noqa: E402
 from tlcore.data import Record, Table, build_text_dataset  # noqa: E402
@@ -60,6 +61,7 @@ def make_zip(files: dict[str, bytes]) -> bytes:
 def _remove_test_cache():
     yield
     shutil.rmtree(os.environ["TLCORE_CACHE_DIR"], ignore_errors=True)
+    shutil.rmtree(os.environ["TLCORE_RUNS_DIR"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

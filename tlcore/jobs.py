@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -34,8 +35,7 @@ from .training import EpochLog
 QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
 STATUS_FILE, CANCEL_FILE = "status.json", "cancel"
 CANCEL_GRACE_S = 30.0  # a worker that has not stopped this long after Cancel is killed
-WORKER_IDLE_S = 60.0  # a worker that has run jobs exits after this long without one
-HANDOFF_MARGIN_S = 10.0  # a worker this close to its idle exit gets no new job (it could exit meanwhile)
+WORKER_IDLE_S = 60.0  # a worker that has run jobs is told to exit after this long without one
 
 
 @dataclass
@@ -117,29 +117,40 @@ def device_queue() -> DeviceQueue:
 
 
 class WorkerPool:
-    """Worker processes with the engine already imported. A worker runs jobs one after the other and
-    exits when it has been idle a while after a job (so the memory jobs used goes back to the system);
-    one fresh worker is always kept ready, so pressing Train never waits for the imports."""
+    """Worker processes with the engine already imported. A worker runs jobs one after the other; one
+    that has been idle for WORKER_IDLE_S after a job is told to exit (its stdin closed), so the memory
+    jobs used goes back to the system. One fresh worker is always kept ready, so pressing Train never
+    waits for the imports."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._idle: list[tuple[subprocess.Popen, float | None]] = []  # (worker, idle since; None: fresh)
+        threading.Thread(target=self._retire_idle, name="worker-pool", daemon=True).start()
 
     @staticmethod
     def _start() -> subprocess.Popen:
         root = str(Path(__file__).resolve().parents[1])  # so the worker imports this very tlcore
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-        return subprocess.Popen([sys.executable, "-m", "tlcore.worker"], stdin=subprocess.PIPE, env=env)
+        # Below the app's pages when both want the processor (POSIX workers lower their own priority).
+        flags = getattr(subprocess, "BELOW_NORMAL_PRIORITY_CLASS", 0)
+        return subprocess.Popen([sys.executable, "-m", "tlcore.worker"], stdin=subprocess.PIPE, env=env,
+                                creationflags=flags)
 
     def _usable(self, now: float) -> list[tuple[subprocess.Popen, float | None]]:
-        """The idle workers that are alive and not about to exit (those are told to exit now)."""
+        """The idle workers that are alive; those idle too long after a job are told to exit."""
         kept = []
         for worker, since in self._idle:
-            if since is not None and now - since > WORKER_IDLE_S - HANDOFF_MARGIN_S:
-                worker.stdin.close()  # it would exit on its own any moment: make that certain
+            if since is not None and now - since > WORKER_IDLE_S:
+                worker.stdin.close()  # no more jobs: the worker exits
             elif worker.poll() is None:
                 kept.append((worker, since))
         return kept
+
+    def _retire_idle(self) -> None:
+        while True:
+            time.sleep(5.0)
+            with self._lock:
+                self._idle = self._usable(time.monotonic())
 
     def prewarm(self) -> None:
         """Have an idle worker ready (starting one if none is usable)."""
@@ -167,10 +178,22 @@ POOL = WorkerPool()
 
 
 def jobs_root() -> Path:
-    """Where job folders live: a hidden folder beside the saved runs (never listed as runs)."""
+    """Where job folders live: a hidden folder beside the saved runs (never listed as runs). Folders
+    an earlier app process left there are deleted once they are older than abandoned_minutes."""
     from .persistence import runs_dir
 
-    return runs_dir() / ".jobs"
+    root = runs_dir() / ".jobs"
+    if root not in _CLEANED:
+        _CLEANED.add(root)
+        cutoff = time.time() - job_settings().abandoned_s
+        for folder in root.glob("*") if root.is_dir() else []:
+            if JOB_ID.fullmatch(folder.name) and folder.name not in _JOBS and folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+    return root
+
+
+_CLEANED: set[Path] = set()
+JOB_ID = re.compile(r"[0-9a-f]{12}")
 
 
 class Job:
@@ -190,7 +213,7 @@ class Job:
         self._status, self._error = QUEUED, None
         self._submitted = time.monotonic()
         self._started: float | None = None
-        self._read: tuple[int, dict] = (0, {})  # (mtime_ns, content) of the status file last read
+        self._read: dict = {}  # the status file as last read
         self._thread = threading.Thread(target=self._run, name=f"job-{self.job_id}", daemon=True)
 
     def start(self) -> "Job":
@@ -253,9 +276,10 @@ class Job:
         elif not self._status_file():
             return False
         else:
-            self._finish(FAILED, f"The training process stopped unexpectedly (exit code {worker.wait()}), most "
-                                 "likely because the machine ran out of memory. Try a smaller batch size, fewer "
-                                 "trainable blocks or fewer examples, or wait until other training has finished.")
+            worker.wait()
+            self._finish(FAILED, "The training process was stopped unexpectedly, most likely because the machine ran "
+                                 "out of memory. Try a smaller batch size, fewer trainable blocks or fewer examples, "
+                                 "or wait until other training has finished.")
         return True
 
     def _finish(self, status: str, error: str | None = None) -> None:
@@ -263,15 +287,13 @@ class Job:
             self._status, self._error = status, error
 
     def _status_file(self) -> dict:
-        """The worker's latest status file, re-read only when it changed."""
-        path = self.folder / STATUS_FILE
+        """The worker's latest status file (a few kB, read every time: a file's time stamp may not
+        change between two quick writes)."""
         try:
-            mtime = path.stat().st_mtime_ns
-            if mtime != self._read[0]:
-                self._read = (mtime, json.loads(path.read_text()))
+            self._read = json.loads((self.folder / STATUS_FILE).read_text())
         except (OSError, ValueError):
-            pass  # not written yet, or replaced while we looked: keep the last one read
-        return self._read[1]
+            pass  # not written yet, or being replaced while we looked: keep the last one read
+        return self._read
 
     def snapshot(self) -> JobSnapshot:
         with self._lock:
@@ -320,6 +342,14 @@ def get_job(job_id: str | None) -> Job | None:
     if job is not None:
         job.last_seen = time.monotonic()
     return job
+
+
+def forget(job_id: str) -> None:
+    """Stop a job and delete its folder (its session has moved on to other data)."""
+    with _JOBS_LOCK:
+        job = _JOBS.pop(job_id, None)
+    if job is not None:
+        job.forget()
 
 
 def reap_abandoned(now: float | None = None) -> list[str]:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 from PIL import Image
 
 from . import jobs
@@ -51,9 +53,11 @@ class Workspace:
     saved: dict[str, str] = field(default_factory=dict)  # this session's run folder -> where it was saved
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     last_seen: float = field(default_factory=time.monotonic)
+    owner: str | None = None  # the browser session (Streamlit's id) using this workspace now
 
     @property
     def job(self) -> jobs.Job | None:
+        self.last_seen = time.monotonic()  # a page polling the job counts as a visit
         return jobs.get_job(self.job_id)
 
     @property
@@ -81,7 +85,11 @@ class Workspace:
             self.set_data(None, "", None)
 
     def set_data(self, dataset: LabelledDataset | None, label: str, key: str | None) -> None:
-        """New data makes any earlier model stale: forget it (a running job carries on unseen)."""
+        """New data makes any earlier model stale: its jobs are stopped and forgotten (a saved copy
+        stays), so they neither hold the device nor a place in the queue."""
+        for job in (self.job, self.sweep_job):
+            if job is not None:
+                jobs.forget(job.job_id)
         self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
         self.sweep_job_id = None
 
@@ -114,11 +122,14 @@ def workspace() -> Workspace:
     everything the session made (data, settings, runs, a sweep)."""
     ws = st.session_state.get(KEY)
     now = time.monotonic()
+    browser = _browser_session()
     with _SESSIONS_LOCK:
         if ws is None:
-            ws = _SESSIONS.get(st.query_params.get(SESSION_PARAM, "")) or Workspace()
+            ws = _SESSIONS.get(st.query_params.get(SESSION_PARAM, ""))
+            if ws is None or _in_use_elsewhere(ws, browser):
+                ws = Workspace()  # a copied address opened in another tab or by another student: their own
             st.session_state[KEY] = ws
-        _SESSIONS[ws.id], ws.last_seen = ws, now
+        _SESSIONS[ws.id], ws.last_seen, ws.owner = ws, now, browser
         cutoff = now - job_settings().abandoned_s
         for gone in [i for i, w in _SESSIONS.items() if w.last_seen < cutoff]:
             del _SESSIONS[gone]
@@ -126,6 +137,18 @@ def workspace() -> Workspace:
         st.query_params[SESSION_PARAM] = ws.id
     jobs.POOL.prewarm()  # the next Train click finds a worker with the engine already imported
     return ws
+
+
+def _browser_session() -> str | None:
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
+
+
+def _in_use_elsewhere(ws: Workspace, browser: str | None) -> bool:
+    """True while another open browser tab uses the workspace (after a refresh, the old tab has gone)."""
+    if ws.owner is None or ws.owner == browser or not Runtime.exists():
+        return False
+    return Runtime.instance().is_active_session(ws.owner)
 
 
 MARKDOWN_SPECIALS = set("\\`*_[]<>$:~&|#")  # what can render inline (list and heading marks need a line start)

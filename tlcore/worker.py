@@ -1,12 +1,12 @@
 """A worker process: `python -m tlcore.worker` imports the engine, then runs the jobs tlcore.jobs sends
 on its stdin, one at a time and at a lower priority than the app's pages, reporting progress in each
-job folder's status file. It exits when idle a while after its jobs, so their memory goes back."""
+job folder's status file. It exits when the app closes its stdin (a minute after its last job, or
+when the app goes), so the memory its jobs used goes back to the system."""
 from __future__ import annotations
 
 import json
 import os
 import pickle
-import select
 import sys
 import time
 import traceback
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .errors import TLCoreError
 from .memory import free_memory
-from .jobs import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE, WORKER_IDLE_S
+from .jobs import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE
 from .training import Callback, CancelCheck, EpochLog, Trainer, TrainingCancelled
 
 WRITE_EVERY_S = 0.5  # progress within a phase is written at most this often
@@ -31,10 +31,17 @@ class StatusWriter(Callback):
         self._training_started: float | None = None
 
     def write(self, **changes) -> None:
+        """Replace the status file (a reader never sees half a file). Where the app has the file open
+        at that instant (Windows refuses the replace), try again for a moment."""
         self.state.update(changes, written_at=time.time())
         staging = self.path.with_suffix(".tmp")
         staging.write_text(json.dumps(self.state))
-        os.replace(staging, self.path)  # a reader never sees half a file
+        for attempt in range(50):
+            try:
+                os.replace(staging, self.path)
+                break
+            except PermissionError:
+                time.sleep(0.02)
         self._written = time.monotonic()
 
     def on_phase(self, phase: str, done: int, total: int) -> None:
@@ -93,11 +100,9 @@ def _import_engine() -> None:
         pass
 
 
-def _read_job(idle_s: float | None) -> dict | None:
+def _read_job() -> dict | None:
     """The next job from the app (a length-prefixed pickle on stdin); None when the app closed the pipe
-    or nothing came for idle_s seconds."""
-    if idle_s is not None and not select.select([sys.stdin.buffer], [], [], idle_s)[0]:
-        return None
+    (it has no more jobs for this worker, or it has gone)."""
     head = sys.stdin.buffer.read(8)
     if len(head) < 8:
         return None
@@ -105,20 +110,17 @@ def _read_job(idle_s: float | None) -> dict | None:
 
 
 def main() -> None:
-    """Run jobs until the app goes away, or until idle for WORKER_IDLE_S after the last job (a fresh worker
-    waits as long as it takes)."""
+    """Run jobs until the app closes this worker's stdin."""
     if hasattr(os, "nice"):
-        os.nice(10)  # the app's pages come first when both want the processor
+        os.nice(10)  # the app's pages come first when both want the processor (Windows: set by the app)
     _import_engine()
-    idle_s = None
-    while (job := _read_job(idle_s)) is not None:
+    while (job := _read_job()) is not None:
         os.environ.clear()
         os.environ.update(job["env"])  # the settings in force when the job was submitted
         os.chdir(job["cwd"])
         run_job(job["work"], Path(job["folder"]), job["epochs"])
         del job
         free_memory()
-        idle_s = WORKER_IDLE_S
 
 
 if __name__ == "__main__":

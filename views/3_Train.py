@@ -45,10 +45,12 @@ elif start:
     try:
         ws.update_config(epochs=int(epochs), learning_rate=float(lr), batch_size=int(batch), augment=augment,
                          early_stopping_patience=int(patience), seed=int(seed))
+        ws.job_id = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.epochs).job_id
     except TLCoreError as exc:
         show_error(exc)
-    else:
-        ws.job_id = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.epochs).job_id
+    except OSError as exc:
+        st.error(f"Training could not start: the runs folder cannot be written ({plain(exc)}). Start the app "
+                 "from a folder you can write to, or set TLCORE_RUNS_DIR to one.", icon=":material/error:")
 
 shown = ws.job.snapshot() if ws.job is not None else None
 

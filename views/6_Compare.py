@@ -49,8 +49,12 @@ else:
         elif start and not depths:
             st.warning("Choose at least one depth.")
         elif start:
-            work = SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset)
-            ws.sweep_job_id = jobs.submit(work, cfg.epochs).job_id
+            try:
+                work = SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset)
+                ws.sweep_job_id = jobs.submit(work, cfg.epochs).job_id
+            except OSError as exc:
+                st.error(f"The sweep could not start: the runs folder cannot be written ({plain(exc)}). Start "
+                         "the app from a folder you can write to, or set TLCORE_RUNS_DIR to one.")
 
         shown = ws.sweep_job.snapshot() if ws.sweep_job is not None else None
 
