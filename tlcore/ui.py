@@ -259,9 +259,10 @@ def cached_table(data: bytes, name: str) -> Table:
     return read_table(data, name)
 
 
-@st.cache_resource(show_spinner="Loading the saved model...", max_entries=4)
+@st.cache_resource(show_spinner="Loading the model...", max_entries=16)
 def cached_run(path: str, mtime: float):
-    """A saved run's classifier, loaded once per folder version (shared read-only by every session)."""
+    """A run's classifier, loaded once per folder version and shared read-only by every session (16 kept:
+    a class on Evaluate and Predict at once would otherwise load models again on their reruns)."""
     return load_run(path)
 
 
