@@ -125,7 +125,7 @@ class WorkerPool:
     def __init__(self):
         self._lock = threading.Lock()
         self._idle: list[tuple[subprocess.Popen, float | None]] = []  # (worker, idle since; None: fresh)
-        threading.Thread(target=self._retire_idle, name="worker-pool", daemon=True).start()
+        self._retiring: threading.Thread | None = None  # started with the first worker
 
     @staticmethod
     def _start() -> subprocess.Popen:
@@ -137,7 +137,11 @@ class WorkerPool:
                                 creationflags=flags)
 
     def _usable(self, now: float) -> list[tuple[subprocess.Popen, float | None]]:
-        """The idle workers that are alive; those idle too long after a job are told to exit."""
+        """The idle workers that are alive; those idle too long after a job are told to exit. (Called
+        under the lock by everything that hands out workers, so it also starts the retiring thread.)"""
+        if self._retiring is None:
+            self._retiring = threading.Thread(target=self._retire_idle, name="worker-pool", daemon=True)
+            self._retiring.start()
         kept = []
         for worker, since in self._idle:
             if since is not None and now - since > WORKER_IDLE_S:
@@ -168,7 +172,7 @@ class WorkerPool:
         return self._start()
 
     def give_back(self, worker: subprocess.Popen) -> None:
-        """A worker whose job ended; it stays usable until close to its idle exit."""
+        """A worker whose job ended; it stays usable until it has been idle for WORKER_IDLE_S."""
         if worker.poll() is None:
             with self._lock:
                 self._idle.append((worker, time.monotonic()))
