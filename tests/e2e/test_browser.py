@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from urllib.parse import parse_qs, urlparse
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,10 @@ def open_sample_on_train_page(browser, app_url: str, task: str = "image"):
     return page
 
 
+def session_id(page) -> str:
+    return parse_qs(urlparse(page.url).query)["session"][0]
+
+
 def started(page):
     """What the Train page shows once a run is queued or going (Cancel), or done."""
     return page.get_by_role("button", name="Cancel").or_(page.get_by_text("validation AUC")).first
@@ -162,9 +167,12 @@ def test_a_class_trains_at_once_and_the_app_stays_usable(app_url, browser):
     expect(newcomer.get_by_role("button", name="Load the sample data")).to_be_visible(timeout=30_000)
     newcomer.get_by_role("link", name="Data").first.click()
     expect(newcomer.get_by_role("tab", name="Upload a zip")).to_be_visible(timeout=30_000)
+    sessions = [session_id(page) for page in students]
+    assert len(set(sessions)) == len(students)  # four students, four sessions
     for page in students[2:]:
         page.reload()
         expect(started(page)).to_be_visible(timeout=60_000)
+        assert session_id(page) == sessions[students.index(page)]  # its own run back, not another's
     for page in students:
         expect(page.get_by_text("validation AUC")).to_be_visible(timeout=600_000)
         page.context.close()
