@@ -9,7 +9,7 @@ from pathlib import Path
 from .backbones import list_backbones
 from .config import TrainConfig
 from .data import (
-    ValidationReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_table,
+    ValidationReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_file, read_table,
     texts_from_upload,
 )
 from .data.text import TABLE_SUFFIXES
@@ -18,7 +18,6 @@ from .data.images import IMAGE_SUFFIXES
 from .errors import ConfigError, DataError, RunPathError, TLCoreError
 from .exports import csv_text
 from .reuse import describe_reuse
-from .settings import limits
 from .training import Callback, EpochLog, Trainer
 
 
@@ -36,17 +35,8 @@ def _print_report(title: str, report: ValidationReport) -> None:
             print(f"  {item.name}: {item.reason}")
 
 
-def _read_file(path: Path) -> bytes:
-    """A file's bytes, refused before reading when it is over the max_file_mb limit."""
-    limit = limits()
-    if path.stat().st_size > limit.max_file_mb * 1024 * 1024:
-        raise DataError(f"'{path}' is too large ({path.stat().st_size / 1024 / 1024:,.1f} MB); "
-                        f"{limit.says('max_file_mb')}.")
-    return path.read_bytes()
-
-
 def _read_texts(path: str, text_column: str | None, label_column: str | None):
-    table = read_table(_read_file(Path(path)), Path(path).name)
+    table = read_table(read_file(Path(path)), Path(path).name)
     guessed_text, guessed_label = guess_columns(table.frame)
     return build_text_dataset(table, text_column or guessed_text, label_column or guessed_label)
 
@@ -127,10 +117,10 @@ def _expand_inputs(inputs: list[str]) -> list[tuple[str, bytes]]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files += [(str(p), _read_file(p)) for p in sorted(path.rglob("*"))
+            files += [(str(p), read_file(p)) for p in sorted(path.rglob("*"))
                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
         elif path.is_file():
-            files.append((str(path), _read_file(path)))
+            files.append((str(path), read_file(path)))
         else:
             raise DataError(f"'{item}' does not exist. Give image files or folders of images.")
     if not files:
@@ -144,7 +134,7 @@ def _expand_texts(inputs: list[str]) -> list[str]:
     for item in inputs:
         path = Path(item)
         if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
-            texts += texts_from_upload(_read_file(path), path.name)
+            texts += texts_from_upload(read_file(path), path.name)
         else:
             texts.append(item)
     if not texts:

@@ -29,6 +29,10 @@ class RunLoadError(TLCoreError):
     """A saved run folder is missing files or is not one of ours."""
 
 
+class JobStartError(TLCoreError):
+    """A background job cannot be set up (its folder cannot be written)."""
+
+
 class RunExists(TLCoreError):
     """Saving would replace a run this session did not save."""
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .errors import JobStartError
 from .settings import job_settings
 from .training import EpochLog
 
@@ -205,11 +206,15 @@ class Job:
     folder, where it writes its runs. `work` must be picklable (a module-level function or an object of
     a module-level class); what it returns must be JSON and becomes the snapshot's `result`."""
 
-    def __init__(self, work: Callable, epochs: int, context: dict | None = None, root: Path | None = None):
-        self.work, self.epochs, self.context = work, epochs, context or {}
+    def __init__(self, work: Callable, epochs: int):
+        self.work, self.epochs = work, epochs
         self.job_id = uuid.uuid4().hex[:12]
-        self.folder = (root or jobs_root()) / self.job_id
-        self.folder.mkdir(parents=True)
+        self.folder = jobs_root() / self.job_id
+        try:
+            self.folder.mkdir(parents=True)
+        except OSError as exc:
+            raise JobStartError(f"Training could not start: the runs folder cannot be written ({exc}). Start the "
+                                "app from a folder you can write to, or set TLCORE_RUNS_DIR to one.") from None
         self.last_seen = time.monotonic()  # when a page last showed this job
         self._queue = device_queue()
         self._cancel = threading.Event()
@@ -217,7 +222,7 @@ class Job:
         self._status, self._error = QUEUED, None
         self._submitted = time.monotonic()
         self._started: float | None = None
-        self._read: dict = {}  # the status file as last read
+        self._read: dict = {}  # the status file as the job's thread last read it (pages never read the file)
         self._thread = threading.Thread(target=self._run, name=f"job-{self.job_id}", daemon=True)
 
     def start(self) -> "Job":
@@ -264,7 +269,7 @@ class Job:
         except OSError:
             pass  # the worker died before its job: reported below
         cancelled_at = None
-        while (status := self._status_file().get("status")) not in (DONE, FAILED, CANCELLED):
+        while (status := self._read_status().get("status")) not in (DONE, FAILED, CANCELLED):
             if worker.poll() is not None:
                 break
             if self._cancel.is_set():
@@ -274,10 +279,10 @@ class Job:
             time.sleep(0.1)
         if status in (DONE, FAILED, CANCELLED):
             POOL.give_back(worker)
-            self._finish(status, self._status_file().get("error"))
+            self._finish(status, self._read.get("error"))
         elif self._cancel.is_set():
             self._finish(CANCELLED)
-        elif not self._status_file():
+        elif not self._read:
             return False
         else:
             worker.wait()
@@ -290,9 +295,9 @@ class Job:
         with self._lock:
             self._status, self._error = status, error
 
-    def _status_file(self) -> dict:
-        """The worker's latest status file (a few kB, read every time: a file's time stamp may not
-        change between two quick writes)."""
+    def _read_status(self) -> dict:
+        """Read the worker's status file (a few kB, read every time: a file's time stamp may not change
+        between two quick writes). Only the job's thread reads it; snapshots use what it read."""
         try:
             self._read = json.loads((self.folder / STATUS_FILE).read_text())
         except (OSError, ValueError):
@@ -302,7 +307,7 @@ class Job:
     def snapshot(self) -> JobSnapshot:
         with self._lock:
             status, error, started = self._status, self._error, self._started
-        info = self._status_file() if status != QUEUED else {}
+        info = self._read if status != QUEUED else {}
         history = [EpochLog(**h) for h in info.get("history", [])]
         eta = info.get("eta_s")
         if eta is not None and status == RUNNING:
@@ -329,10 +334,11 @@ _JOBS: dict[str, Job] = {}
 _JOBS_LOCK = threading.Lock()
 
 
-def submit(work: Callable, epochs: int, context: dict | None = None) -> Job:
-    """Queue a job and keep it in the process-wide registry (it outlives page reruns and refreshes)."""
+def submit(work: Callable, epochs: int) -> Job:
+    """Queue a job and keep it in the process-wide registry (it outlives page reruns and refreshes).
+    Raises JobStartError when its folder cannot be written."""
     reap_abandoned()
-    job = Job(work, epochs, context)
+    job = Job(work, epochs)
     with _JOBS_LOCK:
         _JOBS[job.job_id] = job
     return job.start()

@@ -67,9 +67,7 @@ class Workspace:
     def session_runs(self) -> dict[str, Path]:
         """Finished runs of this session by label: the Train page's run, then each depth of a sweep.
         Values are the run folders the worker wrote."""
-        runs = {}
-        for folder in _run_folders(self.job):
-            runs[THIS_SESSION] = folder
+        runs = {THIS_SESSION: folder for folder in _run_folders(self.job)}
         for folder in _run_folders(self.sweep_job):
             runs[sweep_label(int(folder.name.rsplit("-", 1)[1]))] = folder
         return runs
@@ -203,7 +201,23 @@ def need_result(ws: Workspace) -> bool:
         "views/3_Train.py", "Go to Train", ":material/model_training:")
 
 
-def show_progress(snap: jobs.JobSnapshot, what: str = "") -> None:
+def follow_job(job: jobs.Job, shown: jobs.JobSnapshot, cancel_label: str) -> jobs.JobSnapshot:
+    """Inside a fragment that polls a job (every `shown.poll_s`): the job's snapshot now. A new state
+    reruns the whole page, with the polling that suits it; an unfinished job gets its notes, its place
+    in the queue or its progress, and a Cancel button."""
+    snap = job.snapshot()
+    if snap.status != shown.status:
+        st.rerun()
+    for note in snap.notes:
+        st.info(note, icon=":material/memory:")
+    if not snap.finished:
+        _show_progress(snap)
+        if st.button(cancel_label, icon=":material/stop:"):
+            job.cancel()
+    return snap
+
+
+def _show_progress(snap: jobs.JobSnapshot) -> None:
     """A waiting or running job: its place in the queue, or its phase with a count and an ETA."""
     if snap.queue_place is not None:
         ahead = snap.queue_place - 1
@@ -213,11 +227,11 @@ def show_progress(snap: jobs.JobSnapshot, what: str = "") -> None:
         return
     eta = "" if snap.eta_s is None else f", about {readable_seconds(snap.eta_s)} left"
     if snap.phase == "Training":
-        st.progress(snap.epoch / snap.epochs, text=f"{what}Epoch {snap.epoch} of {snap.epochs}{eta}")
+        st.progress(snap.epoch / snap.epochs, text=f"Epoch {snap.epoch} of {snap.epochs}{eta}")
     elif snap.total:
-        st.progress(snap.done / snap.total, text=f"{what}{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
+        st.progress(snap.done / snap.total, text=f"{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
     else:
-        st.progress(0.0, text=f"{what}{snap.phase}...")
+        st.progress(0.0, text=f"{snap.phase}...")
 
 
 @st.cache_data(show_spinner="Timing the backbone's blocks...", max_entries=8)
@@ -301,22 +315,27 @@ def run_folder(ws: Workspace, choice: str) -> Path:
 def load_choice(ws: Workspace, choice: str) -> RunRecord | None:
     """The RunRecord behind a run_choices entry; None (after a clear message) if it cannot be read.
     Records are read once per folder version and shared; a session run gets its session label."""
-    folder = run_folder(ws, choice)
+    session = ws.session_runs()
     try:
-        record = _saved_record(str(folder), folder.stat().st_mtime)
-    except (TLCoreError, OSError) as exc:
-        show_error(exc if isinstance(exc, TLCoreError) else RunLoadError(f"'{choice}' cannot be read ({exc})."))
+        folder, mtime = _folder_version(session.get(choice) or Path(choice))
+        record = _saved_record(str(folder), mtime)
+    except TLCoreError as exc:
+        show_error(exc)
         return None
-    return replace(record, label=run_label(ws, choice)) if choice in ws.session_runs() else record
+    return replace(record, label=run_label(ws, choice)) if choice in session else record
+
+
+def _folder_version(folder: Path) -> tuple[Path, float]:
+    """A run folder and its time stamp (what the caches are keyed by); RunLoadError if it went away."""
+    try:
+        return folder, folder.stat().st_mtime
+    except OSError as exc:
+        raise RunLoadError(f"'{folder.name}' cannot be read ({exc}).") from None
 
 
 def load_classifier(ws: Workspace, choice: str):
     """The classifier of a run_choices entry (loaded once per folder version, shared read-only)."""
-    folder = run_folder(ws, choice)
-    try:
-        mtime = folder.stat().st_mtime
-    except OSError as exc:
-        raise RunLoadError(f"'{folder.name}' cannot be read ({exc}).") from None
+    folder, mtime = _folder_version(run_folder(ws, choice))
     return cached_run(str(folder), mtime)
 
 
@@ -333,9 +352,8 @@ def predict_table(ws: Workspace, choice: str, inputs: list):
         for part in (item if isinstance(item, tuple) else (item,)):
             digest.update(part if isinstance(part, bytes) else str(part).encode("utf-8", "surrogatepass"))
             digest.update(b"\0")
-    load_classifier(ws, choice)  # a clear error if the folder went away
-    folder = run_folder(ws, choice)
-    return _predictions(str(folder), folder.stat().st_mtime, digest.hexdigest(), inputs)
+    folder, mtime = _folder_version(run_folder(ws, choice))
+    return _predictions(str(folder), mtime, digest.hexdigest(), inputs)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

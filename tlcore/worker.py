@@ -36,7 +36,7 @@ class StatusWriter(Callback):
         self.state.update(changes, written_at=time.time())
         staging = self.path.with_suffix(".tmp")
         staging.write_text(json.dumps(self.state))
-        for attempt in range(50):
+        for _ in range(50):
             try:
                 os.replace(staging, self.path)
                 break
@@ -63,10 +63,9 @@ class StatusWriter(Callback):
         if self._training_started is None:
             self._training_started = now - log.seconds
         history = self.state["history"] + [log.to_dict()]
-        epochs = self.epochs
         per_epoch = (now - self._training_started) / len(history)
-        self.write(phase="Training", done=len(history), total=epochs, history=history,
-                   eta_s=per_epoch * (epochs - len(history)))
+        self.write(phase="Training", done=len(history), total=self.epochs, history=history,
+                   eta_s=per_epoch * (self.epochs - len(history)))
 
 
 def run_job(work, folder: Path, epochs: int) -> None:
@@ -91,7 +90,7 @@ def _import_engine() -> None:
     """Import what jobs use before a job arrives: the spare worker's head start on a Train click."""
     import torch
 
-    from . import persistence, sweep, tasks  # noqa: F401
+    from . import sweep  # noqa: F401  (and through it the tasks, the engine and saving)
 
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # its first use imports torch's compiler (seconds)
     try:

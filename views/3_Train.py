@@ -7,7 +7,7 @@ from tlcore.heads import HEADS
 from tlcore.plots import history_figure
 from tlcore.reuse import describe_reuse
 from tlcore.tasks import TrainWork
-from tlcore.ui import THIS_SESSION, backbone_title, load_choice, need_data, plain, show_error, show_progress, workspace
+from tlcore.ui import THIS_SESSION, backbone_title, follow_job, load_choice, need_data, plain, show_error, workspace
 
 ws = workspace()
 st.title("Train")
@@ -38,21 +38,19 @@ with st.form("train_settings"):
 if ws.dataset.report.problems():
     st.error("Fix the data first: " + plain(" ".join(ws.dataset.report.problems())))
 
-running = ws.job is not None and not ws.job.snapshot().finished
-if start and running:
+job = ws.job
+if start and job is not None and not job.snapshot().finished:
     st.warning("A training run is already going. Cancel it first to start another.")
 elif start:
     try:
         ws.update_config(epochs=int(epochs), learning_rate=float(lr), batch_size=int(batch), augment=augment,
                          early_stopping_patience=int(patience), seed=int(seed))
-        ws.job_id = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.epochs).job_id
+        job = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.epochs)
+        ws.job_id = job.job_id
     except TLCoreError as exc:
         show_error(exc)
-    except OSError as exc:
-        st.error(f"Training could not start: the runs folder cannot be written ({plain(exc)}). Start the app "
-                 "from a folder you can write to, or set TLCORE_RUNS_DIR to one.", icon=":material/error:")
 
-shown = ws.job.snapshot() if ws.job is not None else None
+shown = job.snapshot() if job is not None else None
 
 
 @st.fragment(run_every=shown.poll_s if shown else None)
@@ -62,17 +60,9 @@ def progress_panel() -> None:
     job = ws.job
     if job is None:
         return
-    snap = job.snapshot()
-    if snap.status != shown.status:
-        st.rerun()  # a new state: redraw the page once, with the polling that suits the new state
+    snap = follow_job(job, shown, "Cancel")
     record = None
-    for note in snap.notes:
-        st.info(note, icon=":material/memory:")
-    if not snap.finished:
-        show_progress(snap)
-        if st.button("Cancel", icon=":material/stop:"):
-            job.cancel()
-    elif snap.status == jobs.DONE:
+    if snap.status == jobs.DONE:
         record = load_choice(ws, THIS_SESSION)
         if record is None:
             return
@@ -88,10 +78,10 @@ def progress_panel() -> None:
         st.page_link("views/4_Evaluate.py", label="See the evaluation", icon=":material/insights:")
     elif snap.status == jobs.CANCELLED:
         st.warning("Training was cancelled. Change the settings and press Train to start again.")
-    else:
+    elif snap.status == jobs.FAILED:
         st.error(plain(snap.error or "Training failed."), icon=":material/error:")
     if snap.history:
-        best = record.facts.get("best_epoch") if snap.status == jobs.DONE and record is not None else None
+        best = record.facts.get("best_epoch") if record is not None else None
         st.plotly_chart(history_figure(snap.history, best_epoch=best), key=f"history_{snap.job_id}")
 
 

@@ -10,8 +10,8 @@ from tlcore.exports import csv_text
 from tlcore.explain import ImagenetModel, colour_bar, grad_cam, overlay, word_importance
 from tlcore.features import load_pixels
 from tlcore.ui import (
-    csv_download, explain, explanations_switch, highlighted_words, image_data_uri, load_classifier, plain, predict_table,
-    run_choices, run_label, show_error, workspace,
+    csv_download, explain, explanations_switch, highlighted_words, image_data_uri, load_classifier, plain,
+    predict_table, run_choices, run_label, show_error, workspace,
 )
 
 ws = workspace()

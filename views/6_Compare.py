@@ -3,14 +3,14 @@ sweep that trains the same data at several trainable-block depths."""
 import pandas as pd
 import streamlit as st
 
-from tlcore import glossary, jobs
+from tlcore import TLCoreError, glossary, jobs
 from tlcore.backbones import get_backbone_info
 from tlcore.heads import SKLEARN_HEADS
 from tlcore.plots import runs_history_figure, runs_roc_figure
 from tlcore.tasks import SweepWork
 from tlcore.ui import (
     cached_intervals, chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label,
-    readable_seconds, show_progress, sweep_estimates, workspace,
+    follow_job, readable_seconds, show_error, sweep_estimates, workspace,
 )
 
 ws = workspace()
@@ -43,34 +43,28 @@ else:
             start = st.form_submit_button("Run the sweep", type="primary", icon=":material/play_arrow:",
                                           disabled=bool(ws.dataset.report.problems()))
         sweep = ws.sweep_job
-        running = sweep is not None and not sweep.snapshot().finished
-        if start and running:
+        if start and sweep is not None and not sweep.snapshot().finished:
             st.warning("A sweep is already running. Wait for it or cancel it first.")
         elif start and not depths:
             st.warning("Choose at least one depth.")
         elif start:
             try:
-                work = SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset)
-                ws.sweep_job_id = jobs.submit(work, cfg.epochs).job_id
-            except OSError as exc:
-                st.error(f"The sweep could not start: the runs folder cannot be written ({plain(exc)}). Start "
-                         "the app from a folder you can write to, or set TLCORE_RUNS_DIR to one.")
+                sweep = jobs.submit(SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset), cfg.epochs)
+                ws.sweep_job_id = sweep.job_id
+            except TLCoreError as exc:
+                show_error(exc)
 
-        shown = ws.sweep_job.snapshot() if ws.sweep_job is not None else None
+        shown = sweep.snapshot() if sweep is not None else None
 
         @st.fragment(run_every=shown.poll_s if shown else None)
         def sweep_progress() -> None:
             job = ws.sweep_job
             if job is None:
                 return
-            snap = job.snapshot()
-            if snap.status != shown.status:
-                st.rerun()  # a new state: redraw the page once, with the polling that suits it
+            snap = follow_job(job, shown, "Cancel the sweep")
             if not snap.finished:
-                show_progress(snap)
-                if st.button("Cancel the sweep", icon=":material/stop:"):
-                    job.cancel()
-            elif snap.status == jobs.FAILED:
+                return
+            if snap.status == jobs.FAILED:
                 st.error(plain(snap.error or "The sweep failed."), icon=":material/error:")
             elif snap.status == jobs.CANCELLED:
                 st.warning("The sweep was cancelled.")

@@ -161,6 +161,15 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
     return records, skipped + more_skipped
 
 
+def read_file(path: str | Path, limit: Limits | None = None) -> bytes:
+    """One file's bytes, refused before it is read when it is over the max_file_mb limit."""
+    limit, path = limit or limits(), Path(path)
+    size = path.stat().st_size
+    if size > limit.max_file_mb * MB:
+        raise DataError(f"'{path}' is {_too_large(size, limit)}")
+    return path.read_bytes()
+
+
 def read_folder(folder: str | Path, limit: Limits | None = None) -> tuple[list[Record], list[Skipped]]:
     """Read a folder whose sub-folders are the classes, within the same limits as a zip; each file's size
     is checked before it is read."""
