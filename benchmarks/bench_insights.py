@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 from tlcore import TrainConfig, build_dataset, describe_device, digits_sample, resolve_device, save_run
-from tlcore.embedding_map import project
-from tlcore.explain import ImagenetModel, grad_cam
-from tlcore.metrics import bootstrap_intervals
-from tlcore.record import RunRecord
-from tlcore.sweep import sweep_depths
+from tlcore.insight.embedding_map import project
+from tlcore.insight.explain import ImagenetModel, grad_cam
+from tlcore.insight.metrics import bootstrap_intervals
+from tlcore.runs.run import RunRecord
+from tlcore.runs.sweep import sweep_depths
 
 
 def timed(work):

@@ -14,11 +14,12 @@ import time
 import torch
 
 from tlcore import TrainConfig, build_dataset, describe_device, digits_sample, get_backbone_info, resolve_device
-from tlcore.experiment import train_image_classifier
-from tlcore.cache import TensorCache
-from tlcore.features import compute_activations, load_pixels
-from tlcore.freezing import apply_freeze
-from tlcore.model import TransferModel
+from tlcore.runs.experiment import train_image_classifier
+from tlcore.engine.cache import TensorCache
+from tlcore.backbones.preprocessing import load_pixels
+from tlcore.engine.features import compute_activations
+from tlcore.engine.freezing import apply_freeze
+from tlcore.engine.model import TransferModel
 from tlcore.backbones import create_backbone
 
 

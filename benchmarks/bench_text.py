@@ -14,9 +14,9 @@ import time
 
 from tlcore import TrainConfig, create_backbone, describe_device, resolve_device
 from tlcore.data import Table, build_text_dataset, text_sample
-from tlcore.cache import TensorCache
-from tlcore.text_experiment import train_text_classifier
-from tlcore.text_features import compute_text_activations
+from tlcore.engine.cache import TensorCache
+from tlcore.runs.text_experiment import train_text_classifier
+from tlcore.engine.text_features import compute_text_activations
 
 BUNDLED = "all-MiniLM-L6-v2"
 

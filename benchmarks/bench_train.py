@@ -34,9 +34,9 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from tlcore import create_backbone, describe_device, get_backbone_info, resolve_device
-from tlcore.device import autocast_dtype
-from tlcore.freezing import apply_freeze, set_train_mode
-from tlcore.model import TransferModel
+from tlcore.core.device import autocast_dtype
+from tlcore.engine.freezing import apply_freeze, set_train_mode
+from tlcore.engine.model import TransferModel
 
 IMAGE_BACKBONE = "efficientnet_lite0"
 TEXT_BACKBONE = "all-MiniLM-L6-v2"

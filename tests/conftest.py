@@ -18,7 +18,7 @@ os.environ["TLCORE_RUNS_DIR"] = tempfile.mkdtemp(prefix="tlcore-test-runs-")  # 
 
 from tlcore import TrainConfig, build_dataset, train_image_classifier  # noqa: E402
 from tlcore.data import Record, Table, build_text_dataset  # noqa: E402
-from tlcore.text_experiment import train_text_classifier  # noqa: E402
+from tlcore.runs.text_experiment import train_text_classifier  # noqa: E402
 
 
 def shape_image(kind: str, rng: np.random.Generator, size: int = 96) -> Image.Image:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tlcore.errors import DataError
+from tlcore.core.errors import DataError
 
 
 @dataclass(frozen=True)

@@ -7,21 +7,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .backbones import list_backbones
-from .config import TrainConfig
+from .core.config import TrainConfig
 from .data import (
-    ValidationReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_file, read_table,
+    DataReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_file, read_table,
     texts_from_upload,
 )
 from .data.text import TABLE_SUFFIXES
-from .heads import HEADS
+from .core.config import HEADS
 from .data.images import IMAGE_SUFFIXES
-from .errors import ConfigError, DataError, RunPathError, TLCoreError
-from .exports import csv_text
-from .reuse import describe_reuse
-from .training import Callback, EpochLog, Trainer
+from .core.errors import ConfigError, DataError, RunPathError, TLCoreError
+from .core.formats import csv_text
+from .engine.reuse import describe_reuse
+from .engine.loop import Callback, EpochLog, Trainer
 
 
-def _print_report(title: str, report: ValidationReport) -> None:
+def _print_report(title: str, report: DataReport) -> None:
     print(f"{title}: {sum(report.class_counts.values())} {report.unit}s in {len(report.class_counts)} classes")
     for label, count in report.class_counts.items():
         print(f"  {label}: {count}")
@@ -79,8 +79,8 @@ def _out_folder_hint():
 
 
 def cmd_train(args) -> int:
-    from .persistence import check_run_target, save_run
-    from .tasks import default_config, train_classifier
+    from .runs.persistence import check_run_target, save_run
+    from .runs.work import default_config, train_classifier
 
     with _out_folder_hint():
         check_run_target(args.out)  # before training, so no minutes are spent on a run that cannot be saved
@@ -143,7 +143,7 @@ def _expand_texts(inputs: list[str]) -> list[str]:
 
 
 def cmd_cache(args) -> int:
-    from .cache import default_cache
+    from .engine.cache import default_cache
 
     cache = default_cache()
     if args.clear:
@@ -156,7 +156,7 @@ def cmd_cache(args) -> int:
 def _predictions_file(out: str, inputs: list[str]) -> Path:
     """Where predict may write its CSV: a .csv file that is not a folder, not one of the inputs and not
     inside a saved run (its files are the model)."""
-    from .persistence import is_run
+    from .runs.persistence import is_run
 
     path = Path(out).resolve()
     problem = None
@@ -174,7 +174,7 @@ def _predictions_file(out: str, inputs: list[str]) -> Path:
 
 
 def cmd_predict(args) -> int:
-    from .persistence import load_run
+    from .runs.persistence import load_run
 
     out = _predictions_file(args.out, args.inputs)
     classifier = load_run(args.run_dir)

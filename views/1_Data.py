@@ -7,8 +7,8 @@ import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
 from tlcore.data import build_text_dataset, column_choices, guess_columns, table_from_pasted, text_sample
-from tlcore.settings import limits, readable
-from tlcore.ui import cached_table, plain, show_error, workspace
+from tlcore.core.settings import limits, readable
+from tlcore.app import cached_table, plain, show_error, workspace
 
 ws = workspace()
 st.title("Data")

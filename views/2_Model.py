@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import get_backbone_info, list_backbones
-from tlcore.counts import count_for_people
-from tlcore.heads import HEADS, SKLEARN_HEADS
-from tlcore.persistence import user_file_path
-from tlcore.ui import backbone_title, cached_freeze_summary, need_data, workspace
+from tlcore.core.formats import count_for_people
+from tlcore.core.config import HEADS, SKLEARN_HEADS
+from tlcore.runs.persistence import user_file_path
+from tlcore.app import backbone_title, cached_freeze_summary, need_data, workspace
 
 ws = workspace()
 st.title("Model")

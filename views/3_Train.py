@@ -2,12 +2,12 @@
 import streamlit as st
 
 from tlcore import TLCoreError, describe_device, resolve_device
-from tlcore import jobs
-from tlcore.heads import HEADS
-from tlcore.plots import history_figure
-from tlcore.reuse import describe_reuse
-from tlcore.tasks import TrainWork
-from tlcore.ui import THIS_SESSION, backbone_title, follow_job, load_choice, need_data, plain, show_error, workspace
+from tlcore.runs import jobs
+from tlcore.core.config import HEADS
+from tlcore.insight.plots import history_figure
+from tlcore.engine.reuse import describe_reuse
+from tlcore.runs.work import TrainWork
+from tlcore.app import THIS_SESSION, backbone_title, follow_job, load_choice, need_data, plain, show_error, workspace
 
 ws = workspace()
 st.title("Train")

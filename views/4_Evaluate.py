@@ -6,15 +6,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, glossary
+from tlcore import TLCoreError
+from tlcore.insight import glossary
 from tlcore.data.images import make_thumbnail
-from tlcore.embedding_map import methods, project, separation
+from tlcore.insight.embedding_map import methods, project, separation
 from tlcore.backbones import get_backbone_info
-from tlcore.explain import colour_bar, grad_cam, overlay, word_importance
-from tlcore.metrics import majority_baseline, operating_point, pr_curve
-from tlcore.persistence import copy_run, run_folder_name, runs_dir, zip_run
-from tlcore.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
-from tlcore.ui import (
+from tlcore.insight.explain import colour_bar, grad_cam, overlay, word_importance
+from tlcore.insight.metrics import majority_baseline, operating_point, pr_curve
+from tlcore.runs.persistence import copy_run, run_folder_name, runs_dir, zip_run
+from tlcore.insight.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
+from tlcore.app import (
     cached_intervals, chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
     load_choice, need_result, plain, run_choices, run_folder, run_label, show_error, workspace,
 )

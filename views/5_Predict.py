@@ -3,13 +3,14 @@ closer look at one input (heat map or word importance, and the backbone's own Im
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, glossary
+from tlcore import TLCoreError
+from tlcore.insight import glossary
 from tlcore.data import texts_from_upload
 from tlcore.data.images import decode_image, make_thumbnail
-from tlcore.exports import csv_text
-from tlcore.explain import ImagenetModel, colour_bar, grad_cam, overlay, word_importance
-from tlcore.features import load_pixels
-from tlcore.ui import (
+from tlcore.core.formats import csv_text
+from tlcore.insight.explain import ImagenetModel, colour_bar, grad_cam, overlay, word_importance
+from tlcore.backbones.preprocessing import load_pixels
+from tlcore.app import (
     csv_download, explain, explanations_switch, highlighted_words, image_data_uri, load_classifier, plain,
     predict_table, run_choices, run_label, show_error, workspace,
 )

@@ -3,12 +3,14 @@ sweep that trains the same data at several trainable-block depths."""
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, glossary, jobs
+from tlcore import TLCoreError
+from tlcore.insight import glossary
+from tlcore.runs import jobs
 from tlcore.backbones import get_backbone_info
-from tlcore.heads import SKLEARN_HEADS
-from tlcore.plots import runs_history_figure, runs_roc_figure
-from tlcore.tasks import SweepWork
-from tlcore.ui import (
+from tlcore.core.config import SKLEARN_HEADS
+from tlcore.insight.plots import runs_history_figure, runs_roc_figure
+from tlcore.runs.work import SweepWork
+from tlcore.app import (
     cached_intervals, chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label,
     follow_job, readable_seconds, show_error, sweep_estimates, workspace,
 )

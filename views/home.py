@@ -1,7 +1,7 @@
 """Landing page: what transfer learning is, pick a task, one-click sample data."""
 import streamlit as st
 
-from tlcore.ui import plain, workspace
+from tlcore.app import plain, workspace
 
 ws = workspace()
 

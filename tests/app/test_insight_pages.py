@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from tlcore import TrainConfig, save_run
-from tlcore.ui import Workspace
+from tlcore.app import Workspace
 
 from .test_pages import page, session_with
 

@@ -7,9 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.job_work import Blocking, CopyRun
-from tlcore import TrainConfig, build_dataset, jobs, save_run
+from tlcore import TrainConfig, build_dataset, save_run
+from tlcore.runs import jobs
 from tlcore.data import digits_sample
-from tlcore.ui import KEY, Workspace
+from tlcore.app import KEY, Workspace
 
 TIMEOUT = 120
 REPO = Path(__file__).resolve().parents[2]

@@ -3,8 +3,8 @@ import torch
 
 from tlcore import BackboneUnavailable, ConfigError, create_backbone, get_backbone_info, list_backbones
 from tlcore.backbones import torchvision_models
-from tlcore.freezing import apply_freeze, freeze_summary, frozen_boundary
-from tlcore.model import TransferModel
+from tlcore.engine.freezing import apply_freeze, freeze_summary, frozen_boundary
+from tlcore.engine.model import TransferModel
 
 NAMES = [b.name for b in list_backbones(modality="image")]
 TEXT_NAMES = [b.name for b in list_backbones(modality="text") if not b.classic]

@@ -15,17 +15,17 @@ from PIL import Image
 
 from tests.conftest import encode, make_zip
 from tlcore import DataError, build_dataset, read_zip
-from tlcore.backbones import Preprocessing
+from tlcore.backbones import ImagePreprocessing
 from tlcore.data import (
     build_text_dataset, decode_image, guess_columns, read_data_path, read_folder, read_table, records_from_uploads,
 )
-from tlcore.errors import ImageReadError
-from tlcore.exports import csv_text
-from tlcore.features import load_pixels
-from tlcore.settings import limits
-from tlcore.ui import plain
+from tlcore.core.errors import ImageReadError
+from tlcore.core.formats import csv_text
+from tlcore.backbones.preprocessing import load_pixels
+from tlcore.core.settings import limits
+from tlcore.app import plain
 
-PREP = Preprocessing(input_size=32, resize_size=36, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+PREP = ImagePreprocessing(input_size=32, resize_size=36, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
 
 
 def png(color=(200, 10, 10), size=(20, 20), mode="RGB") -> bytes:
@@ -440,8 +440,8 @@ def test_markdown_and_html_in_names_are_escaped(name):
 
 
 def test_plot_labels_show_html_as_text():
-    from tlcore.metrics import evaluate
-    from tlcore.plots import confusion_figure, roc_figure
+    from tlcore.insight.metrics import evaluate
+    from tlcore.insight.plots import confusion_figure, roc_figure
 
     report = evaluate(np.array([0, 1, 0, 1]), np.array([[.9, .1], [.2, .8], [.6, .4], [.3, .7]]),
                       classes=["<b>cat</b>", "<a href='x'>dog</a>"])

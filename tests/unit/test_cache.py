@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from tlcore import ConfigError, TrainConfig, train_image_classifier
-from tlcore.activations import DiskTensor, load, take
-from tlcore.cache import TensorCache
-from tlcore.settings import cache_settings
-from tlcore.text_experiment import train_text_classifier
+from tlcore.engine.activations import DiskTensor, load, take
+from tlcore.engine.cache import TensorCache
+from tlcore.core.settings import cache_settings
+from tlcore.runs.text_experiment import train_text_classifier
 
 
 def test_entries_survive_a_new_process_and_come_back_as_stored(tmp_path):
@@ -120,11 +120,11 @@ def test_cached_text_fine_tuning_equals_the_plain_loop(text_dataset, tmp_path, f
 def bf16_on_this_cpu(monkeypatch):
     """bfloat16 autocast on this CPU even without hardware support (emulated: slower, same maths), so
     the mixed-precision path runs on every machine."""
-    import tlcore.device
+    import tlcore.core.device
 
-    monkeypatch.setattr(tlcore.device, "_cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(tlcore.core.device, "_cpu_has_native_bf16", lambda: True)
     monkeypatch.setenv("TLCORE_MIXED_PRECISION", "1")
-    assert tlcore.device.autocast_dtype(torch.device("cpu")) == torch.bfloat16
+    assert tlcore.core.device.autocast_dtype(torch.device("cpu")) == torch.bfloat16
 
 
 def test_mixed_precision_keeps_the_results_and_never_shares_cache_entries(shapes_dataset, bf16_on_this_cpu,
@@ -147,7 +147,7 @@ def test_shipped_settings_file_lists_the_defaults(tmp_path, monkeypatch):
     import tomllib
     from pathlib import Path
 
-    from tlcore.settings import Limits, job_settings
+    from tlcore.core.settings import Limits, job_settings
 
     shipped = tomllib.loads((Path(__file__).parents[2] / "tlcore.toml").read_text())
     monkeypatch.chdir(tmp_path)  # no settings file here: the code's own defaults

@@ -133,7 +133,7 @@ def test_text_missing_column_is_one_line(tmp_path):
 
 
 def test_a_second_process_reuses_the_first_ones_cache(data_folder, tmp_path, monkeypatch, capsys):
-    from tlcore.cache import default_cache
+    from tlcore.engine.cache import default_cache
 
     monkeypatch.setenv("TLCORE_CACHE_DIR", str(tmp_path / "cache"))
     runs = []

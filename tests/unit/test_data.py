@@ -7,7 +7,7 @@ from PIL import Image
 from tests.conftest import encode, make_zip, shape_records
 from tlcore import DataError, build_dataset, read_zip
 from tlcore.data import decode_image, digits_sample, read_folder, stratified_split
-from tlcore.errors import ImageReadError
+from tlcore.core.errors import ImageReadError
 
 
 def png(color=(200, 10, 10), size=(20, 20), mode="RGB") -> bytes:

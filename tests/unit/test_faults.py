@@ -5,10 +5,10 @@ import torch
 
 from tlcore import TrainConfig, train_image_classifier
 from tlcore.backbones.registry import BlockBackbone
-from tlcore.cache import TensorCache
-from tlcore.memory import OutOfMemory, in_shrinking_batches
-from tlcore.model import TransferModel
-from tlcore.training import Callback
+from tlcore.engine.cache import TensorCache
+from tlcore.engine.memory import OutOfMemory, in_shrinking_batches
+from tlcore.engine.model import TransferModel
+from tlcore.engine.loop import Callback
 
 
 class BatchSizes(Callback):

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import encode, make_zip, shape_image
 from tlcore.data import decode_image, read_table, read_zip
-from tlcore.errors import TLCoreError
+from tlcore.core.errors import TLCoreError
 
 GOOD_IMAGE = {fmt: encode(shape_image("circle", np.random.default_rng(0), size=24), fmt)
               for fmt in ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP")}

@@ -10,20 +10,22 @@ import torch
 from PIL import Image, ImageDraw
 
 from tlcore import (
-    TrainConfig, build_dataset, build_text_dataset, get_backbone_info, glossary, train_image_classifier,
+    TrainConfig, build_dataset, build_text_dataset, get_backbone_info, train_image_classifier,
     train_text_classifier,
 )
-from tlcore.checks import duplicates_across, trust_warnings
+from tlcore.data.duplicates import duplicates_across
+from tlcore.insight import glossary
+from tlcore.insight.checks import trust_warnings
 from tlcore.data import Record, Table
 from tlcore.data.text import TextExample
-from tlcore.embedding_map import methods, project, separation
-from tlcore.explain import ImagenetModel, colour_bar, grad_cam, heat_colours, imagenet_labels, overlay, word_importance
-from tlcore.counts import count_for_people
-from tlcore.features import load_pixels
-from tlcore.freezing import FreezeSummary
-from tlcore.plots import CHOSEN_CELL, confusion_figure, history_figure, runs_history_figure
-from tlcore.record import RunRecord
-from tlcore.training import EpochLog
+from tlcore.insight.embedding_map import methods, project, separation
+from tlcore.insight.explain import ImagenetModel, colour_bar, grad_cam, heat_colours, imagenet_labels, overlay, word_importance
+from tlcore.core.formats import count_for_people
+from tlcore.backbones.preprocessing import load_pixels
+from tlcore.engine.freezing import FreezeSummary
+from tlcore.insight.plots import CHOSEN_CELL, confusion_figure, history_figure, runs_history_figure
+from tlcore.runs.run import RunRecord
+from tlcore.engine.loop import EpochLog
 
 from ..conftest import encode, shape_records
 

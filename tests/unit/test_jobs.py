@@ -6,9 +6,10 @@ import time
 import pytest
 
 from tests.job_work import Blocking, Facts, Fails
-from tlcore import TrainConfig, jobs
-from tlcore.persistence import load_record
-from tlcore.tasks import TrainWork
+from tlcore import TrainConfig
+from tlcore.runs import jobs
+from tlcore.runs.persistence import load_record
+from tlcore.runs.work import TrainWork
 
 
 @pytest.fixture(autouse=True)
@@ -152,7 +153,7 @@ def test_a_worker_idle_for_a_minute_after_its_jobs_is_told_to_exit_and_a_fresh_o
 
 
 def test_new_data_stops_the_sessions_old_job_so_it_holds_no_place(tmp_path):
-    from tlcore.ui import Workspace
+    from tlcore.app import Workspace
 
     work = Blocking(str(tmp_path), "old")
     job = jobs.submit(work, 1)

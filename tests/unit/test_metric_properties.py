@@ -5,7 +5,7 @@ from hypothesis.extra.numpy import arrays
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from tlcore import evaluate
-from tlcore.metrics import _resampled_auc, bootstrap_intervals, majority_baseline, operating_point, roc_auc
+from tlcore.insight.metrics import _resampled_auc, bootstrap_intervals, majority_baseline, operating_point, roc_auc
 
 SCORE = st.integers(0, 1000).map(lambda i: i / 1000)  # probabilities to 3 decimals, ties likely
 

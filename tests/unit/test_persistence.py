@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from tlcore import ConfigError, RunLoadError, TLCoreError, load_run, save_run
-from tlcore.errors import RunExists
-from tlcore.persistence import list_runs, load_record, run_folder_name
-from tlcore.record import RunRecord
+from tlcore.core.errors import RunExists
+from tlcore.runs.persistence import list_runs, load_record, run_folder_name
+from tlcore.runs.run import RunRecord
 
 
 def test_saved_run_predicts_the_same(trained, tmp_path):
@@ -81,7 +81,7 @@ def test_predict_table_reports_unreadable_files(trained):
 # --- faults: interrupted saves, foreign files, names ----------------------------------------------------
 
 def test_a_save_that_crashes_midway_leaves_the_previous_run(trained, tmp_path, monkeypatch):
-    import tlcore.persistence as persistence
+    import tlcore.runs.persistence as persistence
 
     run = save_run(trained, tmp_path / "run")
     before = (run / "model.safetensors").read_bytes()
@@ -98,7 +98,7 @@ def test_a_save_that_crashes_midway_leaves_the_previous_run(trained, tmp_path, m
 
 
 def test_a_save_killed_between_the_two_renames_is_recovered(trained, tmp_path, monkeypatch):
-    import tlcore.persistence as persistence
+    import tlcore.runs.persistence as persistence
 
     run = save_run(trained, tmp_path / "run")
     real_replace, calls = os.replace, []
@@ -123,7 +123,7 @@ def test_a_process_killed_while_saving_leaves_a_loadable_run(trained, tmp_path):
     run = save_run(trained, tmp_path / "run")
     child = textwrap.dedent(f"""
         import os, signal
-        import tlcore.persistence as persistence
+        import tlcore.runs.persistence as persistence
         from tests.conftest import shape_records
         from tlcore import TrainConfig, build_dataset, train_image_classifier
         result = train_image_classifier(build_dataset(shape_records(4)), TrainConfig(epochs=1, device="cpu"))
@@ -181,7 +181,7 @@ def test_run_names_stay_inside_the_runs_folder_and_others_runs_are_kept(trained,
 
 def test_same_data_settings_and_seed_give_the_same_metrics(shapes_dataset, trained):
     from tlcore import TrainConfig, train_image_classifier
-    from tlcore.cache import TensorCache
+    from tlcore.engine.cache import TensorCache
 
     config = TrainConfig(epochs=20, val_fraction=0.25, device="cpu")
     again = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))  # everything recomputed

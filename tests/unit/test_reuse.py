@@ -2,10 +2,10 @@
 in metrics.json follow what really happened, and the sentence for people says exactly that."""
 from tests.conftest import shape_records
 from tlcore import TrainConfig, build_dataset, train_image_classifier
-from tlcore.cache import TensorCache
-from tlcore.reuse import describe_reuse
-from tlcore.text_experiment import train_text_classifier
-from tlcore.training import Callback
+from tlcore.engine.cache import TensorCache
+from tlcore.engine.reuse import describe_reuse
+from tlcore.runs.text_experiment import train_text_classifier
+from tlcore.engine.loop import Callback
 
 FROZEN_PHASE = "Running the frozen blocks"
 

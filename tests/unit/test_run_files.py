@@ -13,9 +13,9 @@ from safetensors.torch import load_file, save_file
 
 from tlcore import TrainConfig
 from tlcore.cli import main
-from tlcore.errors import RunExists, RunLoadError, RunPathError
-from tlcore.persistence import copy_run, load_record, load_run, save_run, zip_run
-from tlcore.text_experiment import train_text_classifier
+from tlcore.core.errors import RunExists, RunLoadError, RunPathError
+from tlcore.runs.persistence import copy_run, load_record, load_run, save_run, zip_run
+from tlcore.runs.text_experiment import train_text_classifier
 
 
 def user_documents(folder):

@@ -2,7 +2,7 @@
 import pytest
 
 from tlcore import get_backbone_info
-from tlcore.sweep import block_seconds, calibrate, estimate_seconds
+from tlcore.runs.sweep import block_seconds, calibrate, estimate_seconds
 
 
 def test_every_block_of_the_bundled_backbone_is_timed():

@@ -12,9 +12,9 @@ from tlcore import DataError, TrainConfig, create_backbone
 from tlcore.data import (
     Table, build_text_dataset, guess_columns, read_table, table_from_pasted, text_sample, texts_from_upload,
 )
-from tlcore.cache import TensorCache
-from tlcore.persistence import load_run, predictions_frame, save_run
-from tlcore.text_experiment import train_text_classifier
+from tlcore.engine.cache import TensorCache
+from tlcore.runs.persistence import load_run, predictions_frame, save_run
+from tlcore.runs.text_experiment import train_text_classifier
 
 
 def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8", sep: str = ",") -> bytes:
@@ -193,7 +193,7 @@ def test_scikit_learn_heads_match_scikit_learn(head):
     from sklearn.linear_model import LogisticRegression
     from sklearn.svm import LinearSVC
 
-    from tlcore.heads import fit_sklearn_head
+    from tlcore.engine.heads import fit_sklearn_head
 
     reference = {
         "logistic_regression": LogisticRegression(max_iter=2000),

@@ -4,9 +4,9 @@ import torch
 
 from tests.conftest import shape_records
 from tlcore import TrainConfig, TrainingCancelled, build_dataset, train_image_classifier
-from tlcore.cache import TensorCache
+from tlcore.engine.cache import TensorCache
 from tlcore.data import Record
-from tlcore.training import Callback
+from tlcore.engine.loop import Callback
 
 
 def test_feature_extractor_separates_shapes(trained):

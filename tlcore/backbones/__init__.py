@@ -1,8 +1,9 @@
 """Backbone registry; importing this package registers every adapter."""
 from . import classic_text, efficientnet_lite, sentence_transformers, torchvision_models  # noqa: F401 (registers)
+from .preprocessing import ImagePreprocessing
 from .registry import (
-    BackboneInfo, BlockBackbone, Preprocessing, create_backbone, get_backbone_info, list_backbones,
+    BackboneInfo, BlockBackbone, create_backbone, get_backbone_info, list_backbones,
 )
 
-__all__ = ["BackboneInfo", "BlockBackbone", "Preprocessing", "create_backbone", "get_backbone_info",
+__all__ = ["BackboneInfo", "BlockBackbone", "ImagePreprocessing", "create_backbone", "get_backbone_info",
            "list_backbones"]

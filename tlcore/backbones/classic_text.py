@@ -16,8 +16,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..errors import ConfigError, DataError
-from ..settings import limits
+from ..core.errors import ConfigError, DataError
+from ..core.settings import limits
 from .registry import BackboneInfo, register
 from .sentence_transformers import BUNDLED, _local_folder
 

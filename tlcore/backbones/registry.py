@@ -1,7 +1,6 @@
 """The backbone registry: metadata for the UI plus one builder per pretrained network."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -9,58 +8,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import ConfigError
-
-MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 1024  # pixels: a saved or typed input size outside this is refused
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """How pixels must be prepared for these weights: resize shorter side, centre crop, normalise."""
-
-    input_size: int
-    resize_size: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    def to_dict(self) -> dict:
-        return {"input_size": self.input_size, "resize_size": self.resize_size,
-                "mean": list(self.mean), "std": list(self.std)}
-
-    def __post_init__(self):
-        checks = [
-            (_whole(self.input_size) and MIN_INPUT_SIZE <= self.input_size <= MAX_INPUT_SIZE,
-             f"The input size must be {MIN_INPUT_SIZE} to {MAX_INPUT_SIZE} pixels, not {self.input_size!r}."),
-            (_whole(self.input_size) and _whole(self.resize_size)
-             and self.input_size <= self.resize_size <= 2 * MAX_INPUT_SIZE,
-             f"The resize size must be from the input size to {2 * MAX_INPUT_SIZE} pixels, not {self.resize_size!r}."),
-            (_three_numbers(self.mean), f"The normalisation mean must be three numbers, not {self.mean!r}."),
-            (_three_numbers(self.std) and min(self.std) > 0,
-             f"The normalisation std must be three numbers above 0, not {self.std!r}."),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Preprocessing":
-        """From to_dict's output; anything else (missing keys, wrong types, out of range) is a ConfigError."""
-        if not isinstance(data, dict) or set(data) != {"input_size", "resize_size", "mean", "std"}:
-            found = ", ".join(sorted(map(str, data))[:8]) if isinstance(data, dict) else type(data).__name__
-            raise ConfigError(f"The preprocessing must name input_size, resize_size, mean and std, not {found}.")
-        mean, std = data["mean"], data["std"]
-        return cls(data["input_size"], data["resize_size"], tuple(mean) if isinstance(mean, list) else mean,
-                   tuple(std) if isinstance(std, list) else std)
-
-
-def _whole(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _three_numbers(values) -> bool:
-    return (isinstance(values, tuple) and len(values) == 3
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values))
-
+from ..core.errors import ConfigError
+from .preprocessing import ImagePreprocessing
 
 @dataclass(frozen=True)
 class BackboneInfo:
@@ -73,7 +22,7 @@ class BackboneInfo:
     licence: str
     num_params: int
     block_names: tuple[str, ...]
-    preprocessing: Preprocessing | None  # images only
+    preprocessing: ImagePreprocessing | None  # images only
     weights_path: Callable[[], Path]
     download_url: str | None = None
     convolutional: bool = True

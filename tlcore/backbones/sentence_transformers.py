@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import BackboneUnavailable
+from ..core.errors import BackboneUnavailable
 from .registry import BackboneInfo, BlockBackbone, register
 
 BUNDLED = "all-MiniLM-L6-v2"

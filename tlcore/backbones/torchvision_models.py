@@ -7,8 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import BackboneUnavailable
-from .registry import BackboneInfo, BlockBackbone, Preprocessing, register
+from ..core.errors import BackboneUnavailable
+from .registry import BackboneInfo, BlockBackbone, ImagePreprocessing, register
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -51,7 +51,7 @@ def _info(name: str, title: str, block_names: tuple[str, ...]) -> BackboneInfo:
     return BackboneInfo(
         name=name, title=title, modality="image", source="torchvision, ImageNet", licence="BSD-3-Clause",
         num_params=num_params, block_names=block_names,
-        preprocessing=Preprocessing(224, resize_size, IMAGENET_MEAN, IMAGENET_STD),
+        preprocessing=ImagePreprocessing(224, resize_size, IMAGENET_MEAN, IMAGENET_STD),
         weights_path=lambda: _checkpoint_dir() / os.path.basename(url),
         download_url=url,
     )

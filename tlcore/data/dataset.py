@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from PIL import Image
 
-from ..checks import content_key
-from ..errors import DataError, ImageReadError
-from ..settings import Limits, limits
+from .duplicates import content_key
+from ..core.errors import DataError, ImageReadError
+from ..core.settings import Limits, limits
 from .images import IMAGE_SUFFIXES, decode_image, make_thumbnail
 from .sources import Record, Skipped, class_name
 
@@ -63,7 +63,7 @@ class ImageExample:
 
 
 @dataclass
-class ValidationReport:
+class DataReport:
     """What the data looks like before training: counts per class, every skipped file or row, and
     (texts) how many rows were dropped and why, and which encoding the file was read with."""
 
@@ -105,7 +105,7 @@ class LabelledDataset:
 
     examples: list
     classes: list[str]
-    report: ValidationReport
+    report: DataReport
 
     @property
     def labels(self) -> np.ndarray:
@@ -167,7 +167,7 @@ def build_dataset(records: list[Record], skipped: list[Skipped] = (), *, workers
     skipped = list(skipped) + [c for c in checked if isinstance(c, Skipped)]
     counts = Counter(e.label for e in examples)
     classes = sort_classes(counts)
-    report = ValidationReport({c: counts[c] for c in classes}, skipped, notes=label_conflict_note(examples, "image"))
+    report = DataReport({c: counts[c] for c in classes}, skipped, notes=label_conflict_note(examples, "image"))
     return ImageDataset(examples, classes, report)
 
 

@@ -10,8 +10,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from ..errors import DataError
-from ..settings import Limits, limits, readable
+from ..core.errors import DataError
+from ..core.settings import Limits, limits, readable
 from .images import IMAGE_SUFFIXES
 
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini"}

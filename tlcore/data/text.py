@@ -14,9 +14,9 @@ from typing import Iterator
 
 import pandas as pd
 
-from ..errors import DataError
-from ..settings import Limits, limits, readable
-from .dataset import NUMBER, LabelledDataset, ValidationReport, label_conflict_note, sort_classes
+from ..core.errors import DataError
+from ..core.settings import Limits, limits, readable
+from .dataset import NUMBER, LabelledDataset, DataReport, label_conflict_note, sort_classes
 from .sources import MB
 
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".txt", ".xlsx")
@@ -267,7 +267,7 @@ def build_text_dataset(table: Table, text_column: str | None, label_column: str 
         notes.append(f"{cut:,} {'text was' if cut == 1 else 'texts were'} longer than {max_chars:,} characters and "
                      f"{'was' if cut == 1 else 'were'} cut there (setting max_text_chars in tlcore.toml); "
                      "backbones read only the first few hundred words anyway.")
-    report = ValidationReport({c: counts[c] for c in classes}, unit="text",
+    report = DataReport({c: counts[c] for c in classes}, unit="text",
                               dropped={k: v for k, v in dropped.items() if v}, notes=notes)
     return TextDataset(examples, classes, report)
 

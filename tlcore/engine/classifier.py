@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .backbones import Preprocessing
-from .device import autocast_dtype
-from .features import load_pixels, load_readable_pixels, normalize
+from ..backbones import ImagePreprocessing
+from ..core.device import autocast_dtype
+from ..backbones.preprocessing import load_pixels, load_readable_pixels, normalize
 from .model import TransferModel
 from .text_features import compute_text_activations
-from .training import predict_logits
+from .loop import predict_logits
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ImageClassifier:
 
     model: TransferModel
     classes: list[str]
-    preprocessing: Preprocessing
+    preprocessing: ImagePreprocessing
     backbone: str
     trainable_blocks: int
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))

@@ -6,10 +6,31 @@ from dataclasses import asdict, dataclass, fields
 
 from .device import DEVICE_CHOICES
 from .errors import ConfigError
-from .heads import check_head
 
 DEFAULT_BACKBONE = "efficientnet_lite0"
 DEFAULT_TEXT_BACKBONE = "all-MiniLM-L6-v2"
+
+HEADS = {
+    "linear": "Linear layer (default)",
+    "mlp": "Small neural network (one hidden layer)",
+    "logistic_regression": "Logistic regression (scikit-learn)",
+    "random_forest": "Random forest (scikit-learn)",
+    "linear_svm": "Linear SVM, calibrated probabilities (scikit-learn)",
+}
+SKLEARN_HEADS = ("logistic_regression", "random_forest", "linear_svm")
+
+
+def check_head(name: str, trainable_blocks: int) -> None:
+    if name not in HEADS:
+        raise ConfigError(f"Unknown head '{name}'. Choose one of: {', '.join(HEADS)}.")
+    if name in SKLEARN_HEADS and trainable_blocks > 0:
+        raise ConfigError(f"The {HEADS[name]} head works on a frozen backbone only. Set trainable blocks to 0, "
+                          "or pick the linear or small neural network head to fine-tune.")
+
+
+def head_choices(trainable_blocks: int) -> list[str]:
+    """The heads that can train at this depth (the scikit-learn ones only on a frozen backbone)."""
+    return [h for h in HEADS if trainable_blocks == 0 or h not in SKLEARN_HEADS]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activations, load, num_rows, take, to_device
-from .device import autocast_dtype
+from ..core.device import autocast_dtype
 from .freezing import set_train_mode
 from .memory import in_shrinking_batches
 from .model import TransferModel

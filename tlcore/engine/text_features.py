@@ -7,8 +7,8 @@ from typing import Callable
 import torch
 
 from .activations import Activations, DiskTensor, concat, load, take
-from .backbones.sentence_transformers import TextBackbone
-from .device import autocast_dtype, inference_batch_size
+from ..backbones.sentence_transformers import TextBackbone
+from ..core.device import autocast_dtype, inference_batch_size
 from .memory import in_shrinking_batches
 
 ProgressFn = Callable[[int, int], None]

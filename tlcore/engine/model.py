@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .backbones import BlockBackbone
+from ..backbones import BlockBackbone
 from .heads import torch_head
 
 

@@ -2,30 +2,12 @@
 badly imbalanced classes, and the same image or text in both training and validation."""
 from __future__ import annotations
 
-import hashlib
-import re
-
 import numpy as np
 
 TINY_VALIDATION = 30  # fewer validation examples than this and one mistake moves accuracy by > 3 points
 TINY_CLASS = 5  # fewer validation examples of a class than this and its recall is a coin toss
 IMBALANCE_RATIO = 3.0  # largest training class at least this many times the smallest
 LISTED = 3  # examples named in a message
-
-
-def content_key(example) -> str:
-    """What makes two examples 'the same': an image's bytes, or a text up to case and spacing."""
-    if hasattr(example, "data"):
-        return hashlib.sha1(example.data).hexdigest()
-    return hashlib.sha1(re.sub(r"\s+", " ", example.text).strip().casefold().encode("utf-8")).hexdigest()
-
-
-def duplicates_across(train_examples: list, val_examples: list) -> list[dict]:
-    """Validation examples whose content also appears in training: [{"val": name, "train": name}]."""
-    seen = {}
-    for example in train_examples:
-        seen.setdefault(content_key(example), example.name)
-    return [{"val": e.name, "train": seen[key]} for e in val_examples if (key := content_key(e)) in seen]
 
 
 def trust_warnings(*, classes: list[str], train_counts: list[int], y_val: np.ndarray, duplicates: list[dict],

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 from .model import TransferModel
 
 

@@ -1,4 +1,5 @@
-"""CSV files we hand to people: text cells that a spreadsheet would run as a formula are escaped."""
+"""Numbers and tables written for people: counts (1,280 or 11.9 million, never 11918592), plain
+decimals, and CSV files whose text cells a spreadsheet would run as a formula escaped."""
 from __future__ import annotations
 
 import pandas as pd
@@ -19,3 +20,10 @@ def csv_text(frame: pd.DataFrame) -> str:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(escape_formula)
     return safe.to_csv(index=False)
+
+
+def count_for_people(n: int) -> str:
+    """Thousands separated below a million ("12,810"), then millions with one decimal ("11.9 million")."""
+    if abs(n) < 1_000_000:
+        return f"{n:,}"
+    return f"{n / 1_000_000:,.1f} million"

@@ -10,25 +10,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
-HEADS = {
-    "linear": "Linear layer (default)",
-    "mlp": "Small neural network (one hidden layer)",
-    "logistic_regression": "Logistic regression (scikit-learn)",
-    "random_forest": "Random forest (scikit-learn)",
-    "linear_svm": "Linear SVM, calibrated probabilities (scikit-learn)",
-}
-SKLEARN_HEADS = ("logistic_regression", "random_forest", "linear_svm")
 MLP_HIDDEN = 256
-
-
-def check_head(name: str, trainable_blocks: int) -> None:
-    if name not in HEADS:
-        raise ConfigError(f"Unknown head '{name}'. Choose one of: {', '.join(HEADS)}.")
-    if name in SKLEARN_HEADS and trainable_blocks > 0:
-        raise ConfigError(f"The {HEADS[name]} head works on a frozen backbone only. Set trainable blocks to 0, "
-                          "or pick the linear or small neural network head to fine-tune.")
 
 
 def torch_head(name: str, num_features: int, num_classes: int, dropout: float = 0.2) -> nn.Module:

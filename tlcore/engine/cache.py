@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from .activations import Activations, DiskTensor
-from .settings import cache_settings
+from ..core.settings import cache_settings
 
 FORMAT = 1  # part of every key: a change of layout or numerics invalidates old entries
 FLOAT16_MAX = 65504.0
@@ -273,7 +273,7 @@ class RunCache:
 
 @functools.cache
 def default_cache() -> TensorCache:
-    """The process-wide cache, configured by the settings (see tlcore.settings)."""
+    """The process-wide cache, configured by the settings (see tlcore.core.settings)."""
     settings = cache_settings()
     return TensorCache(settings.folder, memory_bytes=settings.memory_bytes, disk_bytes=settings.disk_bytes,
                        half_precision=settings.half_precision)

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from .errors import TLCoreError
+from ..core.errors import TLCoreError
 
 CPU_MESSAGES = ("out of memory", "can't allocate memory", "not enough memory", "failed to allocate")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .backbones import BackboneInfo
+    from ..backbones import BackboneInfo
 
 AUC = ("**AUC** (area under the ROC curve) asks: if I pick one example of a class and one that is not, how often "
        "does the model give the real one the higher probability? 1.0 means always, 0.5 means it is guessing. "

@@ -16,22 +16,22 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 from PIL import Image
 
-from . import jobs
-from .backbones import create_backbone, get_backbone_info
-from .config import TrainConfig
-from .data import (
+from ..runs import jobs
+from ..backbones import create_backbone, get_backbone_info
+from ..core.config import TrainConfig
+from ..data import (
     LabelledDataset, Table, build_dataset, build_text_dataset, digits_sample, read_table, text_sample,
 )
-from .errors import RunLoadError, TLCoreError
-from .exports import csv_text
-from .freezing import FreezeSummary, freeze_summary
-from .metrics import bootstrap_intervals
-from .model import TransferModel
-from .persistence import list_runs, load_record, load_run
-from .record import RunRecord
-from .settings import job_settings
-from .sweep import block_seconds, calibrate, estimate_seconds
-from .tasks import default_config
+from ..core.errors import RunLoadError, TLCoreError
+from ..core.formats import csv_text
+from ..engine.freezing import FreezeSummary, freeze_summary
+from ..insight.metrics import bootstrap_intervals
+from ..engine.model import TransferModel
+from ..runs.persistence import list_runs, load_record, load_run
+from ..runs.run import RunRecord
+from ..core.settings import job_settings
+from ..runs.sweep import block_seconds, calibrate, estimate_seconds
+from ..runs.work import default_config
 
 KEY = "tl_workspace"
 SESSION_PARAM = "session"  # the address carries the session's id, so a refresh finds its workspace again

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .backbones import Preprocessing, create_backbone, get_backbone_info
-from .classifier import ImageClassifier, TextClassifier
-from .features import normalize
+from ..backbones import ImagePreprocessing, create_backbone, get_backbone_info
+from ..engine.classifier import ImageClassifier, TextClassifier
+from ..backbones.preprocessing import normalize
 
 MAX_WORDS = 300  # occlusion re-scores the text once per word; longer texts are read up to here
 _HOOKS = threading.Lock()  # Grad-CAM hooks a layer of a model that several sessions may share
@@ -109,7 +109,7 @@ class ImagenetModel:
 
     def __init__(self, backbone: str):
         self.backbone = create_backbone(backbone).eval()
-        self.preprocessing: Preprocessing = get_backbone_info(backbone).preprocessing
+        self.preprocessing: ImagePreprocessing = get_backbone_info(backbone).preprocessing
 
     @torch.inference_mode()
     def top(self, pixels: torch.Tensor, k: int = 5) -> list[list[tuple[str, float]]]:

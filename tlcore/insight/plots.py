@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .metrics import EvalReport, OperatingPoint, PrCurve
-from .training import EpochLog
+from ..engine.loop import EpochLog
 
 PALETTE = plotly.colors.qualitative.Plotly + plotly.colors.qualitative.Dark24
 
