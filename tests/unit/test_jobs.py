@@ -1,14 +1,16 @@
 """Background jobs: each runs in a worker process of its own, queues for the device, reports its
 progress, can be cancelled, and is forgotten (its folder deleted) when nobody looks at it."""
+import json
 import os
 import time
 
 import pytest
 
+from tests.conftest import shape_records
 from tests.job_work import Blocking, Facts, Fails
-from tlcore import TrainConfig
-from tlcore.runs import jobs
-from tlcore.runs.persistence import load_record
+from tlcore import TrainConfig, build_dataset
+from tlcore.runs import jobs, workers
+from tlcore.runs.files import load_run
 from tlcore.runs.work import TrainWork
 
 
@@ -94,7 +96,7 @@ def test_a_training_job_saves_its_run_in_its_folder(shapes_dataset):
     snap = job.wait(180)
     assert snap.status == jobs.DONE and snap.result == ["run"]
     assert [h.epoch for h in snap.history] == list(range(1, len(snap.history) + 1)) and snap.history
-    record = load_record(job.folder / "run")
+    record = load_run(job.folder / "run")
     assert record.report.auc > 0.9 and record.classes == ["circle", "stripes"]
 
 
@@ -162,3 +164,72 @@ def test_new_data_stops_the_sessions_old_job_so_it_holds_no_place(tmp_path):
     ws.set_data(None, "other data", None)
     assert job.wait(30).status == jobs.CANCELLED and jobs.get_job(job.job_id) is None
     wait_for(lambda: not job.folder.exists(), timeout=60)
+
+
+def test_a_worker_started_from_another_folder_imports_this_tlcore(monkeypatch, tmp_path):
+    """The app may be started from any folder: its workers still find the tlcore it runs."""
+    monkeypatch.chdir(tmp_path)
+    pool = workers.WorkerPool()  # its workers start here, not where the tests started
+    monkeypatch.setattr(jobs.POOL, "take", pool.take)
+    snap = jobs.submit(Facts(), 1).wait(120)
+    assert snap.status == jobs.DONE, snap.error
+
+
+@pytest.fixture(scope="module")
+def small_shapes():
+    """Images of their own (nothing cached for them yet), so concurrent jobs also fill the cache at once."""
+    return build_dataset(shape_records(per_class=8, seed=11))
+
+
+def small_training(dataset, seed: int) -> TrainWork:
+    """Frozen backbone, a head with dropout (drawn from the seed), a few epochs."""
+    return TrainWork(dataset, TrainConfig(trainable_blocks=0, head="mlp", epochs=4, batch_size=4,
+                                          early_stopping_patience=0, val_fraction=0.25, seed=seed, device="cpu"))
+
+
+def run_outcome(job) -> dict:
+    """What a finished training job's run says: scores, validation probabilities, history (without times)."""
+    from safetensors.torch import load_file
+
+    run = job.folder / "run"
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = [{k: v for k, v in h.items() if k != "seconds"} for h in json.loads((run / "history.json").read_text())]
+    return {"auc": metrics["auc"], "accuracy": metrics["accuracy"], "history": history,
+            "val_proba": load_file(str(run / "validation.safetensors"))["val_proba"].tolist()}
+
+
+def run_together(*works) -> list:
+    """Submit the works at once (two slots) and wait; asserts they were on the device at the same time:
+    seen running together, and the workers' own start and end times overlap."""
+    # Warm two workers first, so neither job waits for a fresh worker's imports while the other trains.
+    for snap in [job.wait(120) for job in [jobs.submit(Facts(), 1) for _ in works]]:
+        assert snap.status == jobs.DONE
+    submitted = [jobs.submit(work, 4) for work in works]
+    seen_together = False
+    while not all(job.snapshot().finished for job in submitted):
+        seen_together |= all(job.snapshot().status == jobs.RUNNING for job in submitted)
+        time.sleep(0.02)
+    for job in submitted:
+        snap = job.wait(240)
+        assert snap.status == jobs.DONE, snap.error
+    spans = [json.loads((job.folder / jobs.STATUS_FILE).read_text()) for job in submitted]
+    assert seen_together and max(s["started_at"] for s in spans) < min(s["written_at"] for s in spans)
+    return [run_outcome(job) for job in submitted]
+
+
+def test_reproducible_under_concurrency(monkeypatch, small_shapes):
+    """Two jobs with the same data and seed, training at the same time in two workers, give exactly the
+    run that job gives alone."""
+    monkeypatch.setenv("TLCORE_MAX_RUNNING_JOBS", "2")
+    jobs.device_queue.cache_clear()
+    first, second = run_together(small_training(small_shapes, 3), small_training(small_shapes, 3))
+    alone = jobs.submit(small_training(small_shapes, 3), 4)
+    assert alone.wait(240).status == jobs.DONE
+    assert first == second == run_outcome(alone)
+
+
+def test_different_seeds_at_the_same_time_give_different_runs(monkeypatch, small_shapes):
+    monkeypatch.setenv("TLCORE_MAX_RUNNING_JOBS", "2")
+    jobs.device_queue.cache_clear()
+    first, second = run_together(small_training(small_shapes, 3), small_training(small_shapes, 4))
+    assert first["val_proba"] != second["val_proba"] and first["history"] != second["history"]

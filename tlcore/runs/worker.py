@@ -1,7 +1,8 @@
-"""A worker process: `python -m tlcore.runs.worker` imports the engine, then runs the jobs tlcore.runs.jobs sends
-on its stdin, one at a time and at a lower priority than the app's pages, reporting progress in each
-job folder's status file. It exits when the app closes its stdin (a minute after its last job, or
-when the app goes), so the memory its jobs used goes back to the system."""
+"""A worker process: `python -m tlcore.runs.worker` imports the engine, then runs the jobs that
+tlcore.runs.jobs sends on its stdin, one at a time and at a lower priority than the app's pages,
+reporting progress in each job folder's status file (its names, shared with the app, are in
+tlcore.runs.workers). It exits when the app closes its stdin (a minute after its last job, or when
+the app goes), so the memory its jobs used goes back to the system."""
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from pathlib import Path
 
 from ..core.errors import TLCoreError
 from ..engine.memory import free_memory
-from .jobs import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE
 from ..engine.loop import Callback, CancelCheck, EpochLog, Trainer, TrainingCancelled
+from .workers import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE
 
 WRITE_EVERY_S = 0.5  # progress within a phase is written at most this often
 
