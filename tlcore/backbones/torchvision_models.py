@@ -14,14 +14,18 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-# torchvision's DEFAULT ImageNet weights: (parameters, file URL, resize size); all crop to 224. Kept here
-# so that listing backbones does not import torchvision (slow); a test checks them against torchvision.
+# torchvision's DEFAULT ImageNet weights: (parameters, file URL, resize size, interpolation, antialias), as
+# in each one's transforms(); all crop to 224. Kept here so that listing backbones does not import
+# torchvision (slow); a test checks them against torchvision.
 WEIGHTS = {
-    "resnet18": (11_689_512, "https://download.pytorch.org/models/resnet18-f37072fd.pth", 256),
-    "resnet50": (25_557_032, "https://download.pytorch.org/models/resnet50-11ad3fa6.pth", 232),
-    "mobilenet_v3_large": (5_483_032, "https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth", 232),
-    "efficientnet_b0": (5_288_548, "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth", 256),
-    "convnext_tiny": (28_589_128, "https://download.pytorch.org/models/convnext_tiny-983f1562.pth", 236),
+    "resnet18": (11_689_512, "https://download.pytorch.org/models/resnet18-f37072fd.pth", 256, "bilinear", True),
+    "resnet50": (25_557_032, "https://download.pytorch.org/models/resnet50-11ad3fa6.pth", 232, "bilinear", True),
+    "mobilenet_v3_large": (5_483_032, "https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth", 232,
+                           "bilinear", True),
+    "efficientnet_b0": (5_288_548, "https://download.pytorch.org/models/efficientnet_b0_rwightman-7f5810bc.pth", 256,
+                        "bicubic", True),
+    "convnext_tiny": (28_589_128, "https://download.pytorch.org/models/convnext_tiny-983f1562.pth", 236,
+                      "bilinear", True),
 }
 
 
@@ -47,11 +51,11 @@ def _load_state_dict(name: str, title: str) -> dict:
 
 
 def _info(name: str, title: str, block_names: tuple[str, ...]) -> BackboneInfo:
-    num_params, url, resize_size = WEIGHTS[name]
+    num_params, url, resize_size, interpolation, antialias = WEIGHTS[name]
     return BackboneInfo(
         name=name, title=title, modality="image", source="torchvision, ImageNet", licence="BSD-3-Clause",
         num_params=num_params, block_names=block_names,
-        preprocessing=ImagePreprocessing(224, resize_size, IMAGENET_MEAN, IMAGENET_STD),
+        preprocessing=ImagePreprocessing(224, resize_size, IMAGENET_MEAN, IMAGENET_STD, interpolation, antialias),
         weights_path=lambda: _checkpoint_dir() / os.path.basename(url),
         download_url=url,
     )
