@@ -18,7 +18,7 @@ from tlcore import TrainConfig, build_dataset, describe_device, digits_sample, r
 from tlcore.insight.embedding_map import project
 from tlcore.insight.explain import ImagenetModel, grad_cam
 from tlcore.insight.metrics import bootstrap_intervals
-from tlcore.runs.run import RunRecord
+from tlcore.runs.run import Run
 from tlcore.runs.sweep import sweep_depths
 
 
@@ -42,7 +42,7 @@ def main() -> None:
         os.environ["TLCORE_CACHE_DIR"] = cache_dir  # a cold cache, before the process-wide one is made
         cold, cold_s = timed(lambda: sweep_depths(dataset, config, [0, 1, 2]))
         _, warm_s = timed(lambda: sweep_depths(dataset, config, [0, 1, 2]))
-    record = RunRecord.from_result(cold[1])
+    record = cold[1]
     _, pixels_s = timed(lambda: record.pixels)
     _, boot_s = timed(lambda: bootstrap_intervals(record.y_val, record.val_proba))
     _, pca_s = timed(lambda: project(record.features["fine-tuned"], "PCA"))
@@ -60,7 +60,7 @@ def main() -> None:
           f"{len(record.y_val)} validation")
     print("| measure | value |\n|---|---|")
     aucs = ", ".join(f"{r.report.auc:.3f}" for r in cold)
-    each = " / ".join(f"{r.timings_s['total']:.1f}" for r in cold)
+    each = " / ".join(f"{r.facts.timings_s['total']:.1f}" for r in cold)
     print(f"| depth sweep 0, 1, 2 trainable blocks, cold | {cold_s:.1f} s ({each} s; AUC {aucs}) |")
     print(f"| the same sweep again (caches hit) | {warm_s:.1f} s ({warm_s / cold_s:.2f}x) |")
     print(f"| validation images decoded for the views | {pixels_s:.2f} s |")

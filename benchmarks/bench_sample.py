@@ -14,10 +14,11 @@ import time
 import torch
 
 from tlcore import TrainConfig, build_dataset, describe_device, digits_sample, get_backbone_info, resolve_device
-from tlcore.runs.experiment import train_image_classifier
+from tlcore import train
 from tlcore.engine.cache import TensorCache
 from tlcore.backbones.preprocessing import load_pixels
-from tlcore.engine.features import compute_activations
+from tlcore.engine.adapters import ImageAdapter
+from tlcore.engine.frozen import frozen_pass
 from tlcore.engine.freezing import apply_freeze
 from tlcore.engine.model import TransferModel
 from tlcore.backbones import create_backbone
@@ -29,7 +30,7 @@ def extraction_rate(dataset, backbone: str, device: torch.device) -> float:
     boundary = apply_freeze(model, 0)
     start = time.perf_counter()
     pixels = load_pixels([(e.name, e.data) for e in dataset.examples], prep)
-    compute_activations(model, pixels, prep, boundary, device=device)
+    frozen_pass(model, ImageAdapter(prep), pixels, boundary, device=device)
     return len(dataset) / (time.perf_counter() - start)
 
 
@@ -45,10 +46,10 @@ def main() -> None:
     print(f"{'run':44} {'seconds':>8} {'AUC':>6} {'vs cold':>8}")
     for k in (0, 1):
         cache = TensorCache(None)  # in memory: the app's process keeps its caches
-        cold = train_image_classifier(dataset, TrainConfig(backbone=args.backbone, trainable_blocks=k), cache=cache)
-        warm = train_image_classifier(dataset, TrainConfig(backbone=args.backbone, trainable_blocks=k,
+        cold = train(dataset, TrainConfig(backbone=args.backbone, trainable_blocks=k), cache=cache)
+        warm = train(dataset, TrainConfig(backbone=args.backbone, trainable_blocks=k,
                                                            learning_rate=1e-3), cache=cache)
-        t_cold, t_warm = cold.timings_s["total"], warm.timings_s["total"]
+        t_cold, t_warm = cold.facts.timings_s["total"], warm.facts.timings_s["total"]
         print(f"{f'Train -> AUC, {k} trainable blocks, cold':44} {t_cold:8.1f} {cold.report.auc:6.3f} {1:8.2f}")
         print(f"{f'again, other learning rate (caches hit)':44} {t_warm:8.1f} {warm.report.auc:6.3f} "
               f"{t_warm / t_cold:8.2f}")

@@ -12,28 +12,28 @@ from __future__ import annotations
 
 import time
 
-from tlcore import TrainConfig, create_backbone, describe_device, resolve_device
+from tlcore import TrainConfig, create_backbone, describe_device, get_backbone_info, resolve_device, train
 from tlcore.data import Table, build_text_dataset, text_sample
 from tlcore.engine.cache import TensorCache
-from tlcore.runs.text_experiment import train_text_classifier
-from tlcore.engine.text_features import compute_text_activations
+from tlcore.engine.adapters import TextAdapter
+from tlcore.engine.frozen import frozen_pass
 
 BUNDLED = "all-MiniLM-L6-v2"
 
 
 def embedding_rate(texts: list[str], device, repeats: int = 3) -> float:
     backbone = create_backbone(BUNDLED).to(device)
+    adapter = TextAdapter(backbone.tokenizer, get_backbone_info(BUNDLED).preprocessing)
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()
-        ids, mask, _ = backbone.tokenize(texts)
-        compute_text_activations(backbone, ids, mask, None, device=device)
+        frozen_pass(backbone, adapter, adapter.encode(texts), len(backbone.stages), device=device)
         best = min(best, time.perf_counter() - start)
     return len(texts) / best
 
 
 def row(label: str, result, reference: float | None = None) -> None:
-    seconds = result.timings_s["total"]
+    seconds = result.facts.timings_s["total"]
     ratio = f"{seconds / reference:8.2f}" if reference else f"{1:8.2f}"
     print(f"{label:52} {seconds:8.2f} {result.report.auc:6.3f} {ratio}")
 
@@ -51,15 +51,15 @@ def main() -> None:
     print(f"{'run':52} {'seconds':>8} {'AUC':>6} {'vs cold':>8}")
     for k in (0, 1):
         cache = TensorCache(None)
-        cold = train_text_classifier(dataset, TrainConfig(backbone=BUNDLED, trainable_blocks=k, learning_rate=1e-2),
+        cold = train(dataset, TrainConfig(backbone=BUNDLED, trainable_blocks=k, learning_rate=1e-2),
                                      cache=cache)
-        warm = train_text_classifier(dataset, TrainConfig(backbone=BUNDLED, trainable_blocks=k, learning_rate=3e-3),
+        warm = train(dataset, TrainConfig(backbone=BUNDLED, trainable_blocks=k, learning_rate=3e-3),
                                      cache=cache)
         row(f"Train -> AUC, {k} trainable layers, cold", cold)
-        row("again, other learning rate (caches hit)", warm, cold.timings_s["total"])
+        row("again, other learning rate (caches hit)", warm, cold.facts.timings_s["total"])
     for backbone, head in (("tfidf", "linear"), ("word-vectors", "linear"), (BUNDLED, "logistic_regression"),
                            (BUNDLED, "random_forest"), (BUNDLED, "linear_svm")):
-        result = train_text_classifier(dataset, TrainConfig(backbone=backbone, head=head, learning_rate=1e-2))
+        result = train(dataset, TrainConfig(backbone=backbone, head=head, learning_rate=1e-2))
         row(f"{backbone} + {head}", result)
 
 

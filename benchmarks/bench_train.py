@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
+from tlcore.backbones.text_preprocessing import tokenize
 from tlcore import create_backbone, describe_device, get_backbone_info, resolve_device
 from tlcore.core.device import autocast_dtype
 from tlcore.engine.freezing import apply_freeze, set_train_mode
@@ -159,9 +160,9 @@ def plain_image_finetune(folder: Path, device) -> float:
 def plain_text_forward(texts: list[str], device) -> float:
     from sentence_transformers import SentenceTransformer
 
-    from tlcore.backbones.sentence_transformers import _local_folder
+    from tlcore.backbones.sentence_transformers import local_folder
 
-    model = SentenceTransformer(str(_local_folder(TEXT_BACKBONE)), device=str(device))
+    model = SentenceTransformer(str(local_folder(TEXT_BACKBONE)), device=str(device))
     model.encode(texts[:8])
     dtype = autocast_dtype(device)
     start = time.perf_counter()
@@ -175,6 +176,7 @@ def plain_text_finetune(texts: list[str], labels: list[str], device) -> float:
     classes = sorted(set(labels))
     y_all = torch.tensor([classes.index(label) for label in labels])
     model = TransferModel(create_backbone(TEXT_BACKBONE), len(classes)).to(device)
+    prep = get_backbone_info(TEXT_BACKBONE).preprocessing
     boundary = apply_freeze(model, 1)
     order = np.random.default_rng(0).permutation(len(texts))
     n_val = len(texts) // 5
@@ -186,7 +188,7 @@ def plain_text_finetune(texts: list[str], labels: list[str], device) -> float:
         set_train_mode(model, boundary)
         for i in range(0, len(train_idx), 32):
             index = np.random.default_rng(i).permutation(train_idx)[:32]
-            ids, mask, _ = model.backbone.tokenize([texts[j] for j in index])
+            ids, mask, _ = tokenize(model.backbone.tokenizer, [texts[j] for j in index], prep)
             with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                 logits = model((ids.to(device), mask.to(device))).float()
             loss = F.cross_entropy(logits, y_all[index].to(device))
@@ -196,7 +198,7 @@ def plain_text_finetune(texts: list[str], labels: list[str], device) -> float:
         model.eval()
         with torch.inference_mode():
             for i in range(0, len(val_idx), 64):
-                ids, mask, _ = model.backbone.tokenize([texts[j] for j in val_idx[i:i + 64]])
+                ids, mask, _ = tokenize(model.backbone.tokenizer, [texts[j] for j in val_idx[i:i + 64]], prep)
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     model((ids.to(device), mask.to(device)))
     return time.perf_counter() - start

@@ -16,9 +16,8 @@ from PIL import Image, ImageDraw
 os.environ["TLCORE_CACHE_DIR"] = tempfile.mkdtemp(prefix="tlcore-test-cache-")
 os.environ["TLCORE_RUNS_DIR"] = tempfile.mkdtemp(prefix="tlcore-test-runs-")  # runs and job folders, likewise
 
-from tlcore import TrainConfig, build_dataset, train_image_classifier  # noqa: E402
+from tlcore import TrainConfig, build_dataset, train  # noqa: E402
 from tlcore.data import Record, Table, build_text_dataset  # noqa: E402
-from tlcore.runs.text_experiment import train_text_classifier  # noqa: E402
 
 
 def shape_image(kind: str, rng: np.random.Generator, size: int = 96) -> Image.Image:
@@ -72,7 +71,7 @@ def shapes_dataset():
 @pytest.fixture(scope="session")
 def trained(shapes_dataset):
     """One real run of the bundled backbone (feature extractor), shared by the tests that read it."""
-    return train_image_classifier(shapes_dataset, TrainConfig(epochs=20, val_fraction=0.25, device="cpu"))
+    return train(shapes_dataset, TrainConfig(epochs=20, val_fraction=0.25, device="cpu"))
 
 
 WEATHER = (["It will", "Tomorrow it should", "The forecast says it will", "This afternoon it might", "Tonight it could"],
@@ -103,5 +102,11 @@ def text_dataset():
 @pytest.fixture(scope="session")
 def trained_text(text_dataset):
     """One real run of the bundled text backbone, frozen, shared by the tests that read it."""
-    return train_text_classifier(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", learning_rate=1e-2,
+    return train(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", learning_rate=1e-2,
                                                            val_fraction=0.25, device="cpu"))
+
+
+def val_files(run, dataset) -> list[tuple[str, bytes]]:
+    """The (name, bytes) files of a run's validation images, from the dataset it was trained on."""
+    data = {e.name: e.data for e in dataset.examples}
+    return [(name, data[name]) for name in run.val_names]

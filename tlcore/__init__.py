@@ -1,28 +1,32 @@
-"""tlcore: the transfer-learning engine behind the app and the command line (no Streamlit here)."""
-from .backbones import BackboneInfo, create_backbone, get_backbone_info, list_backbones
-from .engine.classifier import ImageClassifier, TextClassifier
-from .core.config import TrainConfig
-from .data import (
-    ImageDataset, TextDataset, DataReport, build_dataset, build_text_dataset, digits_sample, read_data_path,
-    read_table, read_zip, records_from_uploads, text_sample,
-)
+"""tlcore: the transfer-learning engine behind the app and the command line (no Streamlit here).
+
+The flow, one folder per step: core (settings, errors) -> data (uploads to datasets) -> backbones
+(registry, preprocessing) -> engine (adapters, model, training loop, caches) -> insight (metrics,
+checks, explanations, plots) -> runs (train, the Run, saving and loading, sweeps, jobs) -> app
+(the only Streamlit code)."""
+from .backbones import BackboneInfo, ImagePreprocessing, create_backbone, get_backbone_info, list_backbones
+from .core.config import HEADS, TrainConfig, default_config, head_choices
 from .core.device import describe_device, resolve_device
 from .core.errors import BackboneUnavailable, ConfigError, DataError, ImageReadError, RunLoadError, TLCoreError
-from .runs.experiment import TrainResult, train_image_classifier
+from .data import (
+    DataReport, ImageDataset, TextDataset, build_dataset, build_text_dataset, digits_sample, read_data_path,
+    read_table, read_zip, records_from_uploads, text_sample,
+)
+from .engine.classifier import Classifier
 from .engine.freezing import FreezeSummary, freeze_summary
-from .insight.metrics import EvalReport, evaluate
-from .runs.persistence import load_run, predictions_frame, save_run
-from .runs.work import default_config, train_classifier
-from .runs.text_experiment import train_text_classifier
 from .engine.loop import Callback, EpochLog, TrainingCancelled
+from .insight.metrics import EvalReport, evaluate
+from .runs.files import copy_run, load_classifier, load_run, save_run
+from .runs.run import Run, RunFacts
+from .runs.sweep import sweep_depths
+from .runs.train import train
 
 __all__ = [
-    "BackboneInfo", "create_backbone", "get_backbone_info", "list_backbones", "ImageClassifier", "TextClassifier",
-    "TrainConfig", "ImageDataset", "TextDataset", "DataReport", "build_dataset", "build_text_dataset",
-    "digits_sample", "read_data_path", "read_table", "read_zip", "records_from_uploads", "text_sample",
-    "describe_device", "resolve_device", "BackboneUnavailable", "ConfigError", "DataError", "ImageReadError",
-    "RunLoadError", "TLCoreError", "TrainResult",
-    "train_image_classifier", "FreezeSummary", "freeze_summary", "EvalReport", "evaluate", "load_run",
-    "predictions_frame", "save_run", "default_config", "train_classifier", "train_text_classifier",
-    "Callback", "EpochLog", "TrainingCancelled",
+    "BackboneInfo", "ImagePreprocessing", "create_backbone", "get_backbone_info", "list_backbones", "HEADS",
+    "TrainConfig", "default_config", "head_choices", "describe_device", "resolve_device", "BackboneUnavailable",
+    "ConfigError", "DataError", "ImageReadError", "RunLoadError", "TLCoreError", "DataReport", "ImageDataset",
+    "TextDataset", "build_dataset", "build_text_dataset", "digits_sample", "read_data_path", "read_table",
+    "read_zip", "records_from_uploads", "text_sample", "Classifier", "FreezeSummary", "freeze_summary", "Callback",
+    "EpochLog", "TrainingCancelled", "EvalReport", "evaluate", "copy_run", "load_classifier", "load_run",
+    "save_run", "Run", "RunFacts", "sweep_depths", "train",
 ]

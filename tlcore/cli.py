@@ -7,13 +7,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .backbones import list_backbones
-from .core.config import TrainConfig
+from .core.config import HEADS, TrainConfig, default_config
 from .data import (
     DataReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_file, read_table,
     texts_from_upload,
 )
 from .data.text import TABLE_SUFFIXES
-from .core.config import HEADS
 from .data.images import IMAGE_SUFFIXES
 from .core.errors import ConfigError, DataError, RunPathError, TLCoreError
 from .core.formats import csv_text
@@ -62,9 +61,9 @@ class _ConsoleProgress(Callback):
 
 
 def cmd_backbones(args) -> int:
-    print(f"{'name':38} {'modality':8} {'parameters':>11} {'blocks':>6}  offline")
+    print(f"{'name':38} {'modality':8} {'parameters':>11} {'blocks':>6}  {'licence':13} offline")
     for info in list_backbones():
-        print(f"{info.name:38} {info.modality:8} {info.num_params:>11,} {info.num_blocks:>6}  "
+        print(f"{info.name:38} {info.modality:8} {info.num_params:>11,} {info.num_blocks:>6}  {info.licence:13} "
               f"{'yes' if info.offline else 'no (downloads on first use)'}")
     return 0
 
@@ -79,8 +78,9 @@ def _out_folder_hint():
 
 
 def cmd_train(args) -> int:
-    from .runs.persistence import check_run_target, save_run
-    from .runs.work import default_config, train_classifier
+    from .runs.files import save_run
+    from .runs.folders import check_run_target
+    from .runs.train import train
 
     with _out_folder_hint():
         check_run_target(args.out)  # before training, so no minutes are spent on a run that cannot be saved
@@ -99,16 +99,16 @@ def cmd_train(args) -> int:
     if args.val_data:
         val_dataset = _read_data(args, args.val_data)
         _print_report("Validation data", val_dataset.report)
-    result = train_classifier(dataset, config, val_dataset=val_dataset, callbacks=[_ConsoleProgress()])
-    if result.extra.get("truncated_texts"):
-        print(f"{result.extra['truncated_texts']} texts were longer than {result.extra['max_tokens']} tokens "
+    run = train(dataset, config, val_dataset=val_dataset, callbacks=[_ConsoleProgress()])
+    if run.facts.truncated_texts:
+        print(f"{run.facts.truncated_texts} texts were longer than {run.facts.max_tokens} tokens "
               "and were cut to that length.")
-    print(describe_reuse(result.metrics_dict()))
+    print(describe_reuse(run.facts.reuse))
     with _out_folder_hint():
-        save_run(result, args.out)
-    auc = "n/a" if result.report.auc is None else f"{result.report.auc:.4f}"
-    print(f"AUC {auc}  accuracy {result.report.accuracy:.4f}  on {result.report.n} validation {dataset.report.unit}s "
-          f"({result.device}, {result.timings_s['total']:.1f}s). Saved to {args.out}")
+        save_run(run, args.out)
+    auc = "n/a" if run.report.auc is None else f"{run.report.auc:.4f}"
+    print(f"AUC {auc}  accuracy {run.report.accuracy:.4f}  on {run.report.n} validation {dataset.report.unit}s "
+          f"({run.facts.device}, {run.facts.timings_s['total']:.1f}s). Saved to {args.out}")
     return 0
 
 
@@ -156,7 +156,7 @@ def cmd_cache(args) -> int:
 def _predictions_file(out: str, inputs: list[str]) -> Path:
     """Where predict may write its CSV: a .csv file that is not a folder, not one of the inputs and not
     inside a saved run (its files are the model)."""
-    from .runs.persistence import is_run
+    from .runs.folders import is_run
 
     path = Path(out).resolve()
     problem = None
@@ -174,10 +174,10 @@ def _predictions_file(out: str, inputs: list[str]) -> Path:
 
 
 def cmd_predict(args) -> int:
-    from .runs.persistence import load_run
+    from .runs.files import load_classifier
 
     out = _predictions_file(args.out, args.inputs)
-    classifier = load_run(args.run_dir)
+    classifier = load_classifier(args.run_dir)
     inputs = _expand_texts(args.inputs) if classifier.task == "text" else _expand_inputs(args.inputs)
     table = classifier.predict_table(inputs)
     out.parent.mkdir(parents=True, exist_ok=True)

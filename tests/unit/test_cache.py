@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from tlcore import ConfigError, TrainConfig, train_image_classifier
+from tlcore import ConfigError, TrainConfig, train
 from tlcore.engine.activations import DiskTensor, load, take
 from tlcore.engine.cache import TensorCache
 from tlcore.core.settings import cache_settings
-from tlcore.runs.text_experiment import train_text_classifier
+from tlcore import train
 
 
 def test_entries_survive_a_new_process_and_come_back_as_stored(tmp_path):
-    value = (torch.randn(5, 3), torch.arange(5))
+    value = (torch.randn(5, 3, 2), torch.arange(5))
     stored, hit = TensorCache(tmp_path).fetch(("k",), lambda: value)
     assert not hit and stored[0].dtype == torch.float16 and stored[1].dtype == torch.int64
     again, hit = TensorCache(tmp_path).fetch(("k",), lambda: pytest.fail("computed twice"))
@@ -20,21 +20,23 @@ def test_entries_survive_a_new_process_and_come_back_as_stored(tmp_path):
     assert torch.allclose(again[0].float(), value[0], rtol=1e-3, atol=1e-3)
 
 
-def test_values_beyond_float16_range_stay_float32(tmp_path):
-    big = torch.tensor([1.0, 1e6])
+def test_values_beyond_float16_range_and_pooled_features_stay_float32(tmp_path):
+    pooled, _ = TensorCache(tmp_path).fetch(("pooled",), lambda: torch.randn(5, 3))
+    assert pooled.dtype == torch.float32
+    big = torch.tensor([[[1.0, 1e6]]])
     stored, _ = TensorCache(tmp_path).fetch(("big",), lambda: big)
     assert stored.dtype == torch.float32 and torch.equal(stored, big)
-    exact, _ = TensorCache(tmp_path, half_precision=False).fetch(("small",), lambda: torch.tensor([0.1]))
+    exact, _ = TensorCache(tmp_path, half_precision=False).fetch(("small",), lambda: torch.tensor([[[0.1]]]))
     assert exact.dtype == torch.float32
 
 
 def test_entries_beyond_the_memory_budget_are_read_from_disk_a_batch_at_a_time(tmp_path):
-    value = torch.randn(40, 8)
+    value = torch.randn(40, 8, 2)
     stored, _ = TensorCache(tmp_path, memory_bytes=100).fetch(("k",), lambda: value)
     assert isinstance(stored, DiskTensor) and len(stored) == 40
     rows = torch.tensor([7, 3, 30])
     view = take(stored, rows)
-    assert isinstance(view, DiskTensor) and view.shape == (3, 8)
+    assert isinstance(view, DiskTensor) and view.shape == (3, 8, 2)
     assert torch.equal(load(take(view, slice(1, 3))), value[rows][1:].half())
 
 
@@ -94,25 +96,25 @@ def full_precision(monkeypatch):
 def test_cached_image_runs_equal_the_plain_loop(shapes_dataset, tmp_path, trainable_blocks, full_precision):
     config = TrainConfig(trainable_blocks=trainable_blocks, epochs=3, early_stopping_patience=0, device="cpu")
     exact = TensorCache(tmp_path, half_precision=False)
-    cold = train_image_classifier(shapes_dataset, config, cache=exact)
-    hit = train_image_classifier(shapes_dataset, config, cache=TensorCache(tmp_path, half_precision=False))
-    on_disk = train_image_classifier(shapes_dataset, config, cache=TensorCache(tmp_path / "spill", memory_bytes=0,
+    cold = train(shapes_dataset, config, cache=exact)
+    hit = train(shapes_dataset, config, cache=TensorCache(tmp_path, half_precision=False))
+    on_disk = train(shapes_dataset, config, cache=TensorCache(tmp_path / "spill", memory_bytes=0,
                                                                                  half_precision=False))
-    plain = train_image_classifier(shapes_dataset, config, cache=TensorCache(None), reuse_frozen=False)
-    assert hit.extra["reused"] == ["frozen activations"]
+    plain = train(shapes_dataset, config, cache=TensorCache(None), reuse_frozen=False)
+    assert hit.facts.reuse.reused == ["frozen activations"]
     np.testing.assert_array_equal(hit.val_proba, cold.val_proba)
     np.testing.assert_array_equal(on_disk.val_proba, cold.val_proba)
     np.testing.assert_allclose(cold.val_proba, plain.val_proba, atol=1e-5)
-    half = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))
+    half = train(shapes_dataset, config, cache=TensorCache(None))
     np.testing.assert_allclose(half.val_proba, plain.val_proba, atol=2e-3)
 
 
 def test_cached_text_fine_tuning_equals_the_plain_loop(text_dataset, tmp_path, full_precision):
     config = TrainConfig(backbone="all-MiniLM-L6-v2", trainable_blocks=1, epochs=2, early_stopping_patience=0,
                          learning_rate=1e-2, device="cpu")
-    cached = train_text_classifier(text_dataset, config, cache=TensorCache(tmp_path, memory_bytes=0,
+    cached = train(text_dataset, config, cache=TensorCache(tmp_path, memory_bytes=0,
                                                                            half_precision=False))
-    plain = train_text_classifier(text_dataset, config, cache=TensorCache(None), reuse_frozen=False)
+    plain = train(text_dataset, config, cache=TensorCache(None), reuse_frozen=False)
     np.testing.assert_allclose(cached.val_proba, plain.val_proba, atol=1e-4)
 
 
@@ -131,12 +133,12 @@ def test_mixed_precision_keeps_the_results_and_never_shares_cache_entries(shapes
                                                                           monkeypatch):
     config = TrainConfig(trainable_blocks=1, epochs=3, early_stopping_patience=0, device="cpu")
     cache = TensorCache(None)
-    mixed = train_image_classifier(shapes_dataset, config, cache=cache)
-    assert "bf16" in mixed.device
+    mixed = train(shapes_dataset, config, cache=cache)
+    assert "bf16" in mixed.facts.device
     monkeypatch.setenv("TLCORE_MIXED_PRECISION", "0")
-    full = train_image_classifier(shapes_dataset, config, cache=cache)
-    assert full.extra["reused"] == ["decoded images"]  # bf16 activations are not reused in float32
-    assert "frozen activations" in full.extra["computed"]
+    full = train(shapes_dataset, config, cache=cache)
+    assert full.facts.reuse.reused == ["decoded images"]  # bf16 activations are not reused in float32
+    assert "frozen activations" in full.facts.reuse.computed
     assert not np.array_equal(mixed.val_proba, full.val_proba)  # bf16 rounding really happened
     np.testing.assert_allclose(mixed.val_proba, full.val_proba, atol=0.05)
     assert mixed.report.auc == pytest.approx(full.report.auc, abs=0.02)

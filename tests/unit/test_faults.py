@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tlcore import TrainConfig, train_image_classifier
+from tlcore import TrainConfig, train
 from tlcore.backbones.registry import BlockBackbone
 from tlcore.engine.cache import TensorCache
 from tlcore.engine.memory import OutOfMemory, in_shrinking_batches
@@ -34,9 +34,9 @@ def test_out_of_memory_in_training_halves_the_batch_and_finishes(shapes_dataset,
                         fail_above(TransferModel.forward_from, 4, torch.OutOfMemoryError("CUDA out of memory.")))
     sizes = BatchSizes()
     config = TrainConfig(epochs=15, batch_size=16, val_fraction=0.25, device="cpu")
-    result = train_image_classifier(shapes_dataset, config, callbacks=[sizes])
+    result = train(shapes_dataset, config, callbacks=[sizes])
     assert sizes.sizes == [8, 4]  # halved twice, then kept for the following epochs
-    assert result.extra["batch_size_used"] == 4
+    assert result.facts.batch_size_used == 4
     assert len(result.history) >= 5 and result.report.auc > 0.9
 
 
@@ -44,8 +44,8 @@ def test_cpu_out_of_memory_in_the_frozen_pass_is_survived_too(shapes_dataset, mo
     error = RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
     monkeypatch.setattr(BlockBackbone, "run", fail_above(BlockBackbone.run, 5, error))
     config = TrainConfig(epochs=3, batch_size=4, val_fraction=0.25, device="cpu")
-    result = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))  # cold: the frozen pass runs
-    assert len(result.history) == 3 and "batch_size_used" not in result.extra
+    result = train(shapes_dataset, config, cache=TensorCache(None))  # cold: the frozen pass runs
+    assert len(result.history) == 3 and result.facts.batch_size_used is None
 
 
 def test_out_of_memory_at_one_example_stops_with_what_to_change():

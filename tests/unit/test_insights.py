@@ -10,8 +10,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from tlcore import (
-    TrainConfig, build_dataset, build_text_dataset, get_backbone_info, train_image_classifier,
-    train_text_classifier,
+    TrainConfig, build_dataset, build_text_dataset, get_backbone_info, train,
+    train,
 )
 from tlcore.data.duplicates import duplicates_across
 from tlcore.insight import glossary
@@ -24,7 +24,7 @@ from tlcore.core.formats import count_for_people
 from tlcore.backbones.preprocessing import load_pixels
 from tlcore.engine.freezing import FreezeSummary
 from tlcore.insight.plots import CHOSEN_CELL, confusion_figure, history_figure, runs_history_figure
-from tlcore.runs.run import RunRecord
+from tlcore.runs.run import Run, RunFacts
 from tlcore.engine.loop import EpochLog
 
 from ..conftest import encode, shape_records
@@ -32,17 +32,17 @@ from ..conftest import encode, shape_records
 
 def test_leakage_warning_fires_for_a_file_copied_into_validation():
     records = shape_records(per_class=6)
-    train = build_dataset(records[:4] + records[6:10])
+    train_set = build_dataset(records[:4] + records[6:10])
     copied = Record("circle", "val/circle_copy.png", records[0].data)  # same bytes as a training image
     val = build_dataset([copied, records[4], records[5], records[10], records[11]])
-    result = train_image_classifier(train, TrainConfig(epochs=1), val_dataset=val)
-    assert result.extra["duplicates"] == [{"val": "val/circle_copy.png", "train": records[0].name}]
-    warnings = RunRecord.from_result(result).warnings()
+    result = train(train_set, TrainConfig(epochs=1), val_dataset=val)
+    assert result.facts.duplicates == [{"val": "val/circle_copy.png", "train": records[0].name}]
+    warnings = result.warnings()
     assert any("1 validation image(s) also appear in the training data ('val/circle_copy.png'" in w for w in warnings)
 
-    clean = train_image_classifier(train, TrainConfig(epochs=1), val_dataset=build_dataset(records[4:6] + records[10:]))
-    assert clean.extra["duplicates"] == []
-    assert not any("also appear" in w for w in RunRecord.from_result(clean).warnings())
+    clean = train(train_set, TrainConfig(epochs=1), val_dataset=build_dataset(records[4:6] + records[10:]))
+    assert clean.facts.duplicates == []
+    assert not any("also appear" in w for w in (clean).warnings())
 
 
 def test_duplicates_are_found_by_content_not_name():
@@ -85,7 +85,7 @@ def square_model():
     rng = np.random.default_rng(0)
     records = [Record(label, f"{label}/{i}.png", encode(_square_image(rng, label == "square")[0]))
                for i in range(16) for label in ("square", "plain")]
-    result = train_image_classifier(build_dataset(records), TrainConfig(epochs=10))
+    result = train(build_dataset(records), TrainConfig(epochs=10))
     assert result.report.accuracy == 1.0
     return result.classifier
 
@@ -102,6 +102,80 @@ def test_grad_cam_has_the_image_shape_and_peaks_on_the_object(square_model):
         peak_y, peak_x = np.unravel_index(h.argmax(), h.shape)
         assert x - cell <= peak_x <= x + 64 + cell and y - cell <= peak_y <= y + 64 + cell
         assert h[y:y + 64, x:x + 64].mean() > 2 * h.mean()
+
+
+def _tiny_classifier(blocks, pool, num_features: int, num_classes: int, size: int = 32):
+    """A hand-built backbone (no download) behind a linear head, as grad_cam reads a classifier:
+    its model in eval mode, its device and its preprocessing (mean 0, std 1: pixels / 255)."""
+    from types import SimpleNamespace
+
+    from tlcore.backbones import BlockBackbone, ImagePreprocessing
+    from tlcore.engine.model import TransferModel
+
+    model = TransferModel(BlockBackbone(blocks, pool, num_features), num_classes).eval()
+    return SimpleNamespace(model=model, device=torch.device("cpu"),
+                           preprocessing=ImagePreprocessing(size, size, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)))
+
+
+def test_grad_cam_is_captums_layer_grad_cam_on_the_last_block():
+    attr = pytest.importorskip("captum.attr")
+    from tlcore.backbones.preprocessing import normalize
+
+    torch.manual_seed(0)
+    conv = lambda i, o, s: torch.nn.Sequential(torch.nn.Conv2d(i, o, 3, s, 1), torch.nn.BatchNorm2d(o),  # noqa: E731
+                                                torch.nn.ReLU())
+    pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    last = torch.nn.Sequential(torch.nn.Conv2d(16, 12, 3, 1, 1), torch.nn.BatchNorm2d(12))  # either sign
+    clf = _tiny_classifier([("a", conv(3, 8, 2)), ("b", conv(8, 16, 2)), ("c", last)], pool, 12, 3)
+    for module in clf.model.modules():  # running statistics that are not 0 and 1, as after training
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.2, 0.2), module.running_var.uniform_(0.5, 2.0)
+    pixels = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    with torch.no_grad():  # each image's most likely class, then the next one: a map of either sign
+        ranked = clf.model(normalize(pixels, clf.preprocessing)).argsort(1, descending=True)
+    targets = [int(ranked[i, i % 2]) for i in range(8)]
+    heat = grad_cam(clf, pixels, targets)
+
+    x = normalize(pixels, clf.preprocessing)
+    cam = attr.LayerGradCam(clf.model, clf.model.backbone.blocks[-1]).attribute(
+        x, target=torch.tensor(targets), relu_attributions=True)
+    cam = attr.LayerAttribution.interpolate(cam.detach(), (32, 32), interpolate_mode="bilinear")[:, 0].clamp(min=0)
+    expected = (cam / cam.flatten(1).max(1).values.clamp(min=1e-30).view(-1, 1, 1)).numpy()
+    assert heat.shape == (8, 32, 32) and (heat.reshape(8, -1).max(1) == 1).sum() >= 4  # not all-zero maps
+    np.testing.assert_allclose(heat, expected, atol=1e-5)
+
+
+def test_grad_cam_lights_the_half_that_drives_each_class_and_leaves_the_model_as_it_was():
+    """Class 0 reads the red channel, class 1 the green one; red fills the left half of the image and
+    green the right half. Each class's heat map is bright where its colour is, whoever asks at once."""
+    import threading
+
+    pick = torch.nn.Conv2d(3, 2, 1, bias=False)
+    pool = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    clf = _tiny_classifier([("colours", pick)], pool, 2, 2, size=16)
+    with torch.no_grad():
+        pick.weight.copy_(torch.tensor([[1.0, 0, 0], [0, 1.0, 0]]).view(2, 3, 1, 1))
+        linear = clf.model.head[-1]
+        linear.weight.copy_(torch.eye(2)), linear.bias.zero_()
+    pixels = torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
+    pixels[0, 0, :, :8] = 255  # red on the left
+    pixels[0, 1, :, 8:] = 255  # green on the right
+    pixels = pixels.repeat(2, 1, 1, 1)
+
+    heat = grad_cam(clf, pixels, [0, 1])
+    left, right = heat[:, :, :7].mean((1, 2)), heat[:, :, 9:].mean((1, 2))
+    assert left[0] > 0.9 and right[0] < 0.1  # class 0: the red half
+    assert right[1] > 0.9 and left[1] < 0.1  # class 1: the green half
+
+    answers = [None] * 8
+    def ask(i):
+        answers[i] = grad_cam(clf, pixels, [0, 1])
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(8)]
+    [t.start() for t in threads], [t.join() for t in threads]
+    assert all(np.array_equal(a, heat) for a in answers)
+    assert not clf.model.training and not any(m.training for m in clf.model.modules())
+    assert not any(m._forward_hooks or m._backward_hooks or m._forward_pre_hooks for m in clf.model.modules())
+    assert all(p.grad is None for p in clf.model.parameters())  # nothing accumulated on the shared weights
 
 
 def _lightness(rgb: np.ndarray) -> np.ndarray:
@@ -148,7 +222,7 @@ def test_occlusion_finds_the_one_word_that_separates_two_classes():
 
     rows = [(sentence(k), label) for _ in range(20) for k, label in (("zebra", "animal"), ("copper", "metal"))]
     dataset = build_text_dataset(Table(pd.DataFrame(rows, columns=["text", "label"]), "generated"), "text", "label")
-    classifier = train_text_classifier(dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=30, learning_rate=0.01)).classifier
+    classifier = train(dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=30, learning_rate=0.01)).classifier
     for keyword, label in (("zebra", "animal"), ("copper", "metal")):
         text = sentence(keyword)
         found = word_importance(classifier, text)
@@ -182,8 +256,9 @@ def test_separation_ranks_classes_apart_above_mixed_ones_and_every_layout_gives_
 def test_cell_examples_and_the_confidently_wrong_are_sorted_by_confidence():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.3, 0.7], [0.65, 0.35], [0.95, 0.05]])
     y = np.array([0, 0, 0, 1, 1, 1])
-    record = RunRecord(label="r", task="text", classes=["a", "b"], config=TrainConfig(), y_val=y, val_proba=proba,
-                       val_names=[f"row {i}" for i in range(6)], facts={}, val_texts=["t"] * 6)
+    record = Run(label="r", task="text", classes=["a", "b"], config=TrainConfig(), history=[], y_val=y,
+                 val_proba=proba, val_names=[f"row {i}" for i in range(6)], facts=RunFacts(timings_s={}),
+                 val_texts=["t"] * 6)
     assert record.cell_rows(0, 1).tolist() == [2, 1]  # true a, answered b: surest first
     assert record.confidently_wrong().tolist() == [5, 2, 4, 1]  # by loss: -log p(true class)
     assert np.allclose(record.losses, -np.log(proba[np.arange(6), y]))

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tlcore import ConfigError, RunLoadError, TLCoreError, load_run, save_run
+from tests.conftest import val_files
+from tlcore import ConfigError, RunLoadError, TLCoreError, load_classifier, save_run
 from tlcore.core.errors import RunExists
-from tlcore.runs.persistence import list_runs, load_record, run_folder_name
-from tlcore.runs.run import RunRecord
+from tlcore.runs.files import load_run
+from tlcore.runs.folders import list_runs, run_folder_name
+from tlcore.runs.run import Run
 
 
-def test_saved_run_predicts_the_same(trained, tmp_path):
+def test_saved_run_predicts_the_same(trained, shapes_dataset, tmp_path):
     run = save_run(trained, tmp_path / "run")
     assert {p.name for p in run.iterdir()} == {"model.safetensors", "config.json", "metrics.json",
                                               "history.json", "predictions.csv", "validation.safetensors",
@@ -24,18 +26,18 @@ def test_saved_run_predicts_the_same(trained, tmp_path):
     config = json.loads((run / "config.json").read_text())
     assert config["backbone"] == "efficientnet_lite0" and config["classes"] == ["circle", "stripes"]
     assert config["seed"] == 0 and "torch" in config["versions"]
-    loaded = load_run(run)
-    files = [(e.name, e.data) for e in trained.val_examples]
+    loaded = load_classifier(run)
+    files = val_files(trained, shapes_dataset)
     assert np.allclose(loaded.predict_proba(files), trained.val_proba, atol=1e-4)
 
 
 def test_a_saved_run_gives_the_insight_views_what_this_session_had(trained, tmp_path):
-    live = RunRecord.from_result(trained)
-    saved = load_record(save_run(trained, tmp_path / "run"))
+    live = trained
+    saved = load_run(save_run(trained, tmp_path / "run"))
     assert saved.classes == live.classes and saved.val_names == live.val_names
     assert np.array_equal(saved.y_val, live.y_val) and np.allclose(saved.val_proba, live.val_proba)
     assert saved.report.confusion_matrix == live.report.confusion_matrix
-    assert saved.facts["train_counts"] == live.facts["train_counts"]
+    assert saved.facts == live.facts
     assert set(saved.features) == {"pretrained", "fine-tuned"}
     assert np.allclose(saved.features["fine-tuned"], live.features["fine-tuned"])
     assert saved.pixels.shape == live.pixels.shape  # the images as the model saw them, as JPEG
@@ -48,8 +50,8 @@ def test_a_run_saved_without_validation_data_says_to_save_again(trained, tmp_pat
     run = save_run(trained, tmp_path / "run")
     (run / "validation.safetensors").unlink()
     with pytest.raises(RunLoadError, match="earlier version"):
-        load_record(run)
-    assert load_run(run).classes == trained.classifier.classes  # it still predicts
+        load_run(run)
+    assert load_classifier(run).classes == trained.classifier.classes  # it still predicts
 
 
 def test_saving_again_replaces_the_run(trained, tmp_path):
@@ -60,19 +62,20 @@ def test_saving_again_replaces_the_run(trained, tmp_path):
 
 def test_foreign_or_tampered_runs_are_refused(trained, tmp_path):
     with pytest.raises(RunLoadError, match="not a saved run"):
-        load_run(tmp_path)
+        load_classifier(tmp_path)
     run = save_run(trained, tmp_path / "run")
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, "format": "other"}))
     with pytest.raises(RunLoadError, match="not saved by this app"):
-        load_run(run)
+        load_classifier(run)
     (run / "config.json").write_text(json.dumps({**config, "classes": ["a", "b", "c"]}))
     with pytest.raises(RunLoadError, match="damaged"):
-        load_run(run)
+        load_classifier(run)
 
 
-def test_predict_table_reports_unreadable_files(trained):
-    table = trained.classifier.predict_table([("good.png", trained.val_examples[0].data), ("bad.jpg", b"nope")])
+def test_predict_table_reports_unreadable_files(trained, shapes_dataset):
+    good = val_files(trained, shapes_dataset)[0][1]
+    table = trained.classifier.predict_table([("good.png", good), ("bad.jpg", b"nope")])
     assert table.loc[0, "predicted"] in ("circle", "stripes")
     assert np.isclose(table.loc[0, ["p_circle", "p_stripes"]].sum(), 1.0)
     assert "not an image" in table.loc[1, "problem"]
@@ -81,7 +84,7 @@ def test_predict_table_reports_unreadable_files(trained):
 # --- faults: interrupted saves, foreign files, names ----------------------------------------------------
 
 def test_a_save_that_crashes_midway_leaves_the_previous_run(trained, tmp_path, monkeypatch):
-    import tlcore.runs.persistence as persistence
+    import tlcore.runs.files as files
 
     run = save_run(trained, tmp_path / "run")
     before = (run / "model.safetensors").read_bytes()
@@ -89,16 +92,16 @@ def test_a_save_that_crashes_midway_leaves_the_previous_run(trained, tmp_path, m
     def crash(*args, **kwargs):
         raise KeyboardInterrupt  # like Ctrl+C or a kill while writing the config
 
-    monkeypatch.setattr(persistence, "predictions_frame", crash)
+    monkeypatch.setattr(files, "csv_text", crash)
     with pytest.raises(KeyboardInterrupt):
         save_run(trained, run)
     assert (run / "model.safetensors").read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no half-written folder left behind
-    load_run(run)
+    load_classifier(run)
 
 
 def test_a_save_killed_between_the_two_renames_is_recovered(trained, tmp_path, monkeypatch):
-    import tlcore.runs.persistence as persistence
+    import tlcore.runs.folders as folders
 
     run = save_run(trained, tmp_path / "run")
     real_replace, calls = os.replace, []
@@ -109,13 +112,13 @@ def test_a_save_killed_between_the_two_renames_is_recovered(trained, tmp_path, m
             raise KeyboardInterrupt
         real_replace(src, dst)
 
-    monkeypatch.setattr(persistence.os, "replace", killed_on_second)
+    monkeypatch.setattr(folders.os, "replace", killed_on_second)
     with pytest.raises(KeyboardInterrupt):
         save_run(trained, run)
-    monkeypatch.setattr(persistence.os, "replace", real_replace)
+    monkeypatch.setattr(folders.os, "replace", real_replace)
     assert not run.exists()  # the previous run is aside, under a hidden name
     assert list_runs(tmp_path) == [run]  # ... and listing (or loading) puts it back
-    load_run(run)
+    load_classifier(run)
 
 
 def test_a_process_killed_while_saving_leaves_a_loadable_run(trained, tmp_path):
@@ -123,16 +126,16 @@ def test_a_process_killed_while_saving_leaves_a_loadable_run(trained, tmp_path):
     run = save_run(trained, tmp_path / "run")
     child = textwrap.dedent(f"""
         import os, signal
-        import tlcore.runs.persistence as persistence
+        import tlcore.runs.files as files
         from tests.conftest import shape_records
-        from tlcore import TrainConfig, build_dataset, train_image_classifier
-        result = train_image_classifier(build_dataset(shape_records(4)), TrainConfig(epochs=1, device="cpu"))
-        persistence.predictions_frame = lambda result: os.kill(os.getpid(), signal.SIGKILL)
-        persistence.save_run(result, {str(run)!r})
+        from tlcore import TrainConfig, build_dataset, train
+        result = train(build_dataset(shape_records(4)), TrainConfig(epochs=1, device="cpu"))
+        files.csv_text = lambda frame: os.kill(os.getpid(), signal.SIGKILL)
+        files.save_run(result, {str(run)!r})
     """)
     done = subprocess.run([sys.executable, "-c", child], cwd=Path(__file__).parents[2], capture_output=True)
     assert done.returncode == -signal.SIGKILL, done.stderr.decode()[-2000:]
-    loaded = load_run(run)
+    loaded = load_classifier(run)
     assert loaded.classes == ["circle", "stripes"] and len(list_runs(tmp_path)) == 1
 
 
@@ -148,11 +151,11 @@ def test_pickles_and_renamed_files_are_refused_and_never_run(trained, tmp_path):
     foreign.mkdir()
     (foreign / "model.pt").write_bytes(evil)
     with pytest.raises(RunLoadError, match="not a saved run"):
-        load_run(foreign)
+        load_classifier(foreign)
     run = save_run(trained, tmp_path / "run")
     (run / "model.safetensors").write_bytes(evil)  # a pickle renamed to look like ours
     with pytest.raises(RunLoadError, match="damaged"):
-        load_run(run)
+        load_classifier(run)
     assert not marker.exists()
 
 
@@ -165,7 +168,7 @@ def test_tampered_config_is_refused_with_a_message(trained, tmp_path, tamper):
     config = json.loads((run / "config.json").read_text())
     (run / "config.json").write_text(json.dumps({**config, **tamper}))
     with pytest.raises(TLCoreError):
-        load_run(run)
+        load_classifier(run)
 
 
 def test_run_names_stay_inside_the_runs_folder_and_others_runs_are_kept(trained, tmp_path):
@@ -180,11 +183,11 @@ def test_run_names_stay_inside_the_runs_folder_and_others_runs_are_kept(trained,
 
 
 def test_same_data_settings_and_seed_give_the_same_metrics(shapes_dataset, trained):
-    from tlcore import TrainConfig, train_image_classifier
+    from tlcore import TrainConfig, train
     from tlcore.engine.cache import TensorCache
 
     config = TrainConfig(epochs=20, val_fraction=0.25, device="cpu")
-    again = train_image_classifier(shapes_dataset, config, cache=TensorCache(None))  # everything recomputed
+    again = train(shapes_dataset, config, cache=TensorCache(None))  # everything recomputed
     assert again.metrics_dict()["auc"] == trained.metrics_dict()["auc"]
     assert np.array_equal(again.val_proba, trained.val_proba)
     assert [h.val_loss for h in again.history] == [h.val_loss for h in trained.history]

@@ -14,8 +14,9 @@ from safetensors.torch import load_file, save_file
 from tlcore import TrainConfig
 from tlcore.cli import main
 from tlcore.core.errors import RunExists, RunLoadError, RunPathError
-from tlcore.runs.persistence import copy_run, load_record, load_run, save_run, zip_run
-from tlcore.runs.text_experiment import train_text_classifier
+from tlcore.runs.files import copy_run, load_classifier, load_run, save_run
+from tlcore.runs.folders import zip_run
+from tlcore import train
 
 
 def user_documents(folder):
@@ -61,7 +62,7 @@ def test_a_folder_of_documents_survives_a_save_onto_it(trained, tmp_path, overwr
 
 def test_runs_go_into_new_or_empty_folders_and_replace_only_runs(trained, tmp_path):
     (tmp_path / "empty").mkdir()
-    assert load_run(save_run(trained, tmp_path / "empty")).classes == ["circle", "stripes"]
+    assert load_classifier(save_run(trained, tmp_path / "empty")).classes == ["circle", "stripes"]
     run = save_run(trained, tmp_path / "new" / "deeper" / "run")
     save_run(trained, run)  # a run of ours is replaced
     with pytest.raises(RunExists):
@@ -79,10 +80,11 @@ def test_the_command_line_refuses_a_folder_of_documents_in_one_line(tmp_path, ca
     assert unchanged(tmp_path / "docs", files)
 
 
-def test_predict_writes_only_a_new_or_old_csv_never_a_folder_an_input_or_a_run(trained, tmp_path, capsys):
+def test_predict_writes_only_a_new_or_old_csv_never_a_folder_an_input_or_a_run(trained, shapes_dataset, tmp_path,
+                                                                                  capsys):
     run = save_run(trained, tmp_path / "run")
     image = tmp_path / "photo.png"
-    image.write_bytes(trained.val_examples[0].data)
+    image.write_bytes(shapes_dataset.examples[0].data)
     files = user_documents(tmp_path / "docs")
     model = (run / "model.safetensors").read_bytes()
     for out, problem in [(tmp_path / "docs", "is a folder"), (run / "model.safetensors", "not a .csv"),
@@ -176,8 +178,8 @@ def image_run(trained, tmp_path_factory):
 
 def open_everything(run):
     """What the pages do with a saved run: load the model and the record, and decode the images."""
-    load_run(run)
-    record = load_record(run)
+    load_classifier(run)
+    record = load_run(run)
     assert record.pixels is not None
 
 
@@ -194,16 +196,16 @@ def test_each_tampered_field_is_refused_with_the_damaged_sentence(image_run, tmp
 def test_a_validation_image_of_another_size_is_refused_when_decoded(image_run, tmp_path):
     run = shutil.copytree(image_run, tmp_path / "run")
     bigger_image(run)
-    record = load_record(run)
+    record = load_run(run)
     with pytest.raises(RunLoadError, match=r"damaged .*00001.jpg is not 224 x 224 pixels"):
         record.pixels
 
 
 @pytest.fixture(scope="module")
 def forest_run(shapes_dataset, tmp_path_factory):
-    from tlcore import train_image_classifier
+    from tlcore import train
 
-    result = train_image_classifier(shapes_dataset, TrainConfig(head="random_forest", val_fraction=0.25, device="cpu"))
+    result = train(shapes_dataset, TrainConfig(head="random_forest", val_fraction=0.25, device="cpu"))
     return save_run(result, tmp_path_factory.mktemp("saved") / "forest-run")
 
 
@@ -236,15 +238,15 @@ FOREST_TAMPERING = {
 def test_a_tampered_forest_is_refused_before_it_is_walked(forest_run, tmp_path, name):
     tamper, what = FOREST_TAMPERING[name]
     run = shutil.copytree(forest_run, tmp_path / "run")
-    load_run(run)
+    load_classifier(run)
     tamper(run)
     with pytest.raises(RunLoadError, match=rf"damaged or from another version \(.*{what}"):
-        load_run(run)
+        load_classifier(run)
 
 
 @pytest.fixture(scope="module")
 def tfidf_run(text_dataset, tmp_path_factory):
-    result = train_text_classifier(text_dataset, TrainConfig(backbone="tfidf", head="linear_svm", device="cpu"))
+    result = train(text_dataset, TrainConfig(backbone="tfidf", head="linear_svm", device="cpu"))
     return save_run(result, tmp_path_factory.mktemp("saved") / "tfidf-run")
 
 
@@ -269,18 +271,17 @@ TEXT_TAMPERING = {
 def test_a_tampered_text_run_is_refused(tfidf_run, tmp_path, name):
     tamper, what = TEXT_TAMPERING[name]
     run = shutil.copytree(tfidf_run, tmp_path / "run")
-    load_run(run), load_record(run)
+    load_classifier(run), load_run(run)
     tamper(run)
     with pytest.raises(RunLoadError, match=rf"damaged or from another version \(.*{what}"):
-        load_run(run), load_record(run)
+        load_classifier(run), load_run(run)
 
 
 # --- the downloaded zip and copies ---------------------------------------------------------------------
 
 def predictions(classifier, result):
-    if result.task == "text":
-        return classifier.predict_proba([e.text for e in result.val_examples])
-    return classifier.predict_proba([(e.name, e.data) for e in result.val_examples])
+    """The classifier's probabilities for the run's validation examples, as it prepares them."""
+    return classifier.predict_proba(result.val_texts) if result.task == "text" else classifier.proba(result.pixels)
 
 
 @pytest.mark.parametrize("fixture", ["trained", "trained_text"])
@@ -294,8 +295,8 @@ def test_a_downloaded_run_unzips_into_a_whole_run(request, tmp_path, fixture):
     saved = {p.relative_to(run) for p in run.rglob("*") if p.is_file()}
     assert {p.relative_to(unzipped) for p in unzipped.rglob("*") if p.is_file()} == saved
     assert any(len(p.parts) > 1 for p in saved)  # validation/ or tokenizer/ came along
-    np.testing.assert_allclose(predictions(load_run(unzipped), result), result.val_proba, atol=1e-4)
-    record = load_record(unzipped)
+    np.testing.assert_allclose(predictions(load_classifier(unzipped), result), result.val_proba, atol=1e-4)
+    record = load_run(unzipped)
     np.testing.assert_allclose(record.val_proba, result.val_proba)
     if result.task == "image":
         assert record.pixels.shape[0] == len(result.y_val)
@@ -305,7 +306,7 @@ def test_copy_run_copies_a_whole_run_with_save_runs_rules(trained, image_run, tm
     target = copy_run(image_run, tmp_path / "runs" / "copy", overwrite=False)
     copied = {p.relative_to(target): p.read_bytes() for p in target.rglob("*") if p.is_file()}
     assert copied == {p.relative_to(image_run): p.read_bytes() for p in image_run.rglob("*") if p.is_file()}
-    np.testing.assert_allclose(predictions(load_run(target), trained), trained.val_proba, atol=1e-4)
+    np.testing.assert_allclose(predictions(load_classifier(target), trained), trained.val_proba, atol=1e-4)
     with pytest.raises(RunExists, match="already exists"):
         copy_run(image_run, target, overwrite=False)
     (target / "history.json").write_text("[]")

@@ -1,7 +1,10 @@
 """The depth sweep's estimate of each depth's time: from each block's measured cost, scaled to a run."""
+from dataclasses import replace
+
 import pytest
 
-from tlcore import get_backbone_info
+from tlcore import RunFacts, get_backbone_info
+from tlcore.engine.reuse import Reuse
 from tlcore.runs.sweep import block_seconds, calibrate, estimate_seconds
 
 
@@ -24,8 +27,8 @@ def test_deeper_costs_more_and_augmenting_trainable_blocks_reruns_the_frozen_one
 
 def test_costs_are_scaled_to_the_frozen_pass_an_earlier_run_measured():
     costs = [0.01, 0.01, 0.02]
-    facts = {"frozen_blocks_ran": "once", "timings_s": {"features": 5.0, "decode": 1.0}}
+    facts = RunFacts(timings_s={"features": 5.0, "inputs": 1.0}, reuse=Reuse(frozen_blocks_ran="once"))
     scaled = calibrate(costs, facts, trainable_blocks=1, n_examples=100)  # predicted 2 s, measured 4 s
     assert scaled == pytest.approx([0.02, 0.02, 0.04])
-    reused = {**facts, "frozen_blocks_ran": "not at all"}  # the run found its frozen pass in the cache
+    reused = replace(facts, reuse=Reuse(frozen_blocks_ran="not at all"))  # its frozen pass was in the cache
     assert calibrate(costs, reused, trainable_blocks=1, n_examples=100) == costs

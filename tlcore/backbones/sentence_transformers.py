@@ -9,15 +9,14 @@ import functools
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import urlparse
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..core.errors import BackboneUnavailable
 from .registry import BackboneInfo, BlockBackbone, register
+from .text_preprocessing import TextPreprocessing
 
 BUNDLED = "all-MiniLM-L6-v2"
 
@@ -44,7 +43,7 @@ SPECS = {
 }
 
 
-def _local_folder(name: str) -> Path | None:
+def local_folder(name: str) -> Path | None:
     """The folder holding this model's files on this machine, if any (bundled package or HF cache)."""
     if name == BUNDLED:
         try:
@@ -58,9 +57,9 @@ def _local_folder(name: str) -> Path | None:
     return Path(found).parent if isinstance(found, str) else None
 
 
-def _weights_path(name: str) -> Path:
-    folder = _local_folder(name)
-    return folder / "model.safetensors" if folder else Path(f"(not downloaded: {SPECS[name].repo})")
+def _weights_path(name: str) -> Path | None:
+    folder = local_folder(name)
+    return folder / "model.safetensors" if folder else None
 
 
 class TokenEmbeddings(nn.Module):
@@ -110,28 +109,12 @@ class MeanPool(nn.Module):
 
 
 class TextBackbone(BlockBackbone):
-    """A BlockBackbone whose input is (token ids, mask); carries its tokenizer and maximum length."""
+    """A BlockBackbone whose input is (token ids, mask). Built pretrained it carries the tokenizer its
+    weights were trained with (the engine's text adapter takes it from here and saves it with a run)."""
 
-    def __init__(self, blocks, pool, num_features: int, *, tokenizer, max_length: int):
+    def __init__(self, blocks, pool, num_features: int, *, tokenizer):
         super().__init__(blocks, pool, num_features)
         self.tokenizer = tokenizer
-        self.max_length = max_length
-
-    def tokenize(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(ids [N, L], mask [N, L], truncated [N]: 1 where a text was cut at max_length), padded to the
-        longest."""
-        if self.tokenizer is None:
-            raise BackboneUnavailable("This text model has no tokenizer loaded. Load it from a saved run folder.")
-        # One pass: a text longer than max_length also yields overflow rows; keep each text's first row.
-        batch = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=True,
-                               return_overflowing_tokens=True, return_tensors="pt")
-        source = batch["overflow_to_sample_mapping"]
-        first = torch.ones_like(source, dtype=torch.bool)
-        first[1:] = source[1:] != source[:-1]
-        mask = batch["attention_mask"][first]
-        width = int(mask.sum(1).max()) if len(mask) else 0
-        truncated = (torch.bincount(source, minlength=len(texts)) > 1).to(torch.uint8)
-        return batch["input_ids"][first, :width], mask[:, :width], truncated
 
 
 def _hub_reachable(timeout: float = 3.0) -> bool:
@@ -155,7 +138,7 @@ def _load_pretrained(name: str):
 
     logging.disable_progress_bar()
     spec = SPECS[name]
-    folder = _local_folder(name)
+    folder = local_folder(name)
     unavailable = BackboneUnavailable(
         f"The text model {name} is not on this machine and could not be downloaded. Connect to the internet "
         f"once so it downloads into {constants.HF_HUB_CACHE} (set HF_HOME to use another folder), "
@@ -182,7 +165,6 @@ def _random_network(name: str):
 def build_text_backbone(name: str, pretrained: bool) -> TextBackbone:
     """Pretrained: the real weights and tokenizer. Otherwise random weights and no tokenizer (a saved
     run brings both)."""
-    spec = SPECS[name]
     if pretrained:
         network, tokenizer, normalize = _load_pretrained(name)
     else:
@@ -193,8 +175,7 @@ def build_text_backbone(name: str, pretrained: bool) -> TextBackbone:
     blocks = [("embeddings", TokenEmbeddings(network.embeddings, shared))]
     blocks += [(f"layer {i + 1}", EncoderLayer(layer, network.config, position_bias))
                for i, layer in enumerate(encoder.layer)]
-    return TextBackbone(blocks, MeanPool(normalize), network.config.hidden_size,
-                        tokenizer=tokenizer, max_length=spec.max_length)
+    return TextBackbone(blocks, MeanPool(normalize), network.config.hidden_size, tokenizer=tokenizer)
 
 
 def _register(name: str, title: str, num_params: int, licence: str) -> None:
@@ -202,8 +183,8 @@ def _register(name: str, title: str, num_params: int, licence: str) -> None:
     register(BackboneInfo(
         name=name, title=title, modality="text", source=f"{spec.repo} (sentence-transformers)", licence=licence,
         num_params=num_params, block_names=("embeddings", *(f"layer {i + 1}" for i in range(spec.layers))),
-        preprocessing=None, weights_path=functools.partial(_weights_path, name), convolutional=False,
-        download_url=f"https://huggingface.co/{spec.repo}", max_length=spec.max_length,
+        preprocessing=TextPreprocessing(spec.max_length), weights_path=functools.partial(_weights_path, name),
+        download_url=f"https://huggingface.co/{spec.repo}",
     ))(functools.partial(build_text_backbone, name))
 
 

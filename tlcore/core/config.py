@@ -94,3 +94,10 @@ def _same_kind(value, default) -> bool:
 def _kind(default) -> str:
     return {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}.get(
         type(default), "a file name or nothing")
+
+
+def default_config(task: str) -> TrainConfig:
+    """Defaults per task. Sentence embeddings have unit length, so their new layer learns faster at 0.01."""
+    if task == "text":
+        return TrainConfig(backbone=DEFAULT_TEXT_BACKBONE, learning_rate=1e-2)
+    return TrainConfig(backbone=DEFAULT_BACKBONE)

@@ -101,7 +101,7 @@ class DataReport:
 
 @dataclass
 class LabelledDataset:
-    """Examples with their classes (sorted names) and the validation report; images and texts alike."""
+    """Examples with their classes (sorted names) and the data report; images and texts alike."""
 
     examples: list
     classes: list[str]

@@ -80,9 +80,10 @@ class TensorCache:
         self._lock = threading.Lock()
 
     def fetch(self, key: tuple, compute: Callable[[], Activations]) -> tuple[Activations, bool]:
-        """The value for `key` and whether it was found (True) or computed now (False). float32
-        tensors are stored as float16 when half_precision is on and they fit, and come back that way
-        either way, so a hit gives exactly what a miss gives."""
+        """The value for `key` and whether it was found (True) or computed now (False). float32 feature
+        maps and hidden states (more than two dimensions) are stored as float16 when half_precision is on
+        and they fit, and come back that way either way, so a hit gives exactly what a miss gives. Rows of
+        pooled features stay float32 (they are small), so a frozen backbone's scores are exact."""
         digest = self._digest(key)
         found = self._find(digest)
         if found is not None:
@@ -159,7 +160,7 @@ class TensorCache:
     def _storable(self, value: Activations) -> Activations:
         def store(t: torch.Tensor) -> torch.Tensor:
             t = t.detach().cpu()
-            if self.half_precision and t.dtype == torch.float32 and t.numel():
+            if self.half_precision and t.dtype == torch.float32 and t.dim() > 2 and t.numel():
                 low, high = torch.aminmax(t)  # no |t| copy: activations can be large
                 if max(-low, high) < FLOAT16_MAX:
                     return t.half()

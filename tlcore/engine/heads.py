@@ -6,6 +6,8 @@ still only tensors (safetensors) and JSON, and prediction is one code path for e
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -15,12 +17,43 @@ from ..core.errors import ConfigError
 MLP_HIDDEN = 256
 
 
-def torch_head(name: str, num_features: int, num_classes: int, dropout: float = 0.2) -> nn.Module:
-    """A freshly initialised head that the fit loop trains (also the shape a logistic head is copied into)."""
+class Dropout(nn.Module):
+    """Dropout drawing from the run's own generator (`generator`, set by the fit loop), so runs at the
+    same time in one process do not share random numbers; without one, the global generator."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+        self.generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator)
+        return x * keep / (1 - self.p)
+
+
+def torch_head(name: str, num_features: int, num_classes: int, dropout: float = 0.2,
+               generator: torch.Generator | None = None) -> nn.Module:
+    """A freshly initialised head that the fit loop trains (also the shape a logistic head is copied into).
+    Its weights are drawn from `generator` when given (PyTorch's default initialisation)."""
     if name == "mlp":
-        return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, MLP_HIDDEN), nn.ReLU(),
-                             nn.Dropout(dropout), nn.Linear(MLP_HIDDEN, num_classes))
-    return nn.Sequential(nn.Dropout(dropout), nn.Linear(num_features, num_classes))
+        head = nn.Sequential(Dropout(dropout), nn.Linear(num_features, MLP_HIDDEN), nn.ReLU(),
+                             Dropout(dropout), nn.Linear(MLP_HIDDEN, num_classes))
+    else:
+        head = nn.Sequential(Dropout(dropout), nn.Linear(num_features, num_classes))
+    if generator is not None:
+        for layer in head:
+            if isinstance(layer, nn.Linear):
+                _initialise(layer, generator)
+    return head
+
+
+def _initialise(layer: nn.Linear, generator: torch.Generator) -> None:
+    """nn.Linear's own reset_parameters, drawing from `generator`."""
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    bound = 1 / math.sqrt(layer.in_features) if layer.in_features else 0
+    nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 class CalibratedLinear(nn.Module):

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .activations import Activations, load, num_rows, take, to_device
-from ..core.device import autocast_dtype
+from .activations import Activations, load, take, to_device
+from .inference import autocast, infer
 from .freezing import set_train_mode
 from .memory import in_shrinking_batches
 from .model import TransferModel
@@ -76,37 +76,18 @@ class Trainer:
         self.stop = False
 
 
-@torch.no_grad()
-def _evaluate_batches(model: TransferModel, activations: Activations, forward, *, device: torch.device,
-                      batch_size: int) -> torch.Tensor:
-    """forward(batch) over all rows in eval mode, in batches that shrink if memory runs out."""
-    was_training = model.training
-    model.eval()
-    dtype = autocast_dtype(device)
-    out = []
-
-    def run(first: int, stop: int) -> None:
-        batch = to_device(take(activations, slice(first, stop)), device)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out.append(forward(batch).float().cpu())
-
-    in_shrinking_batches(num_rows(activations), batch_size, run, doing="scoring the validation set")
-    model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0)
-
-
-def predict_logits(model: TransferModel, activations: Activations, start: int, *,
+def predict_logits(model: TransferModel, activations: Activations, boundary: int, *,
                    device: torch.device, batch_size: int = 256) -> torch.Tensor:
-    """Logits in eval mode from cached activations at stage `start`."""
-    return _evaluate_batches(model, activations, lambda x: model.forward_from(x, start), device=device,
-                             batch_size=batch_size)
+    """Logits in eval mode from activations at stage `boundary`."""
+    return infer(model, activations, lambda x: model.forward_from(x, boundary), device=device,
+                 batch_size=batch_size, doing="scoring the validation set")
 
 
-def predict_features(model: TransferModel, activations: Activations, start: int, *,
+def predict_features(model: TransferModel, activations: Activations, boundary: int, *,
                      device: torch.device, batch_size: int = 256) -> torch.Tensor:
-    """The backbone's pooled features (what the head sees) from activations at stage `start`."""
-    return _evaluate_batches(model, activations, lambda x: model.backbone.run(x, start), device=device,
-                             batch_size=batch_size)
+    """The backbone's pooled features (what the head sees) from activations at stage `boundary`."""
+    return infer(model, activations, lambda x: model.backbone.run(x, boundary), device=device,
+                 batch_size=batch_size, doing="scoring the validation set")
 
 
 def _announce_batch_size(callbacks: Sequence[Callback], batch_size: int) -> None:
@@ -126,13 +107,14 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
         val_activations: Activations, y_val: np.ndarray, epochs: int, learning_rate: float,
         batch_size: int, device: torch.device, seed: int,
         callbacks: Sequence[Callback] = ()) -> Trainer:
-    """Train the stages from `boundary` on and the head. Returns the Trainer with its history."""
+    """Train the stages from `boundary` on and the head. Returns the Trainer with its history. Shuffling,
+    augmentation and the head's dropout draw from generators seeded with `seed` that belong to this run."""
     trainer = Trainer(model, boundary, batch_size)
     optimizer = _optimizer(model, learning_rate)
-    generator = torch.Generator().manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)  # this run's own: shuffling and augmentation
+    model.set_generator(torch.Generator(device).manual_seed(seed))  # and the head's dropout
     y_train_t = torch.as_tensor(y_train)
     y_val_t = torch.as_tensor(y_val)
-    dtype = autocast_dtype(device)
     for epoch in range(1, epochs + 1):
         started = time.perf_counter()
         set_train_mode(model, boundary)
@@ -144,7 +126,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
             optimizer.zero_grad(set_to_none=True)  # first, so a batch retried after running out of memory starts clean
             x = to_device(train_batches(index, generator), device)
             y = y_train_t[index].to(device)
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            with autocast(device):
                 logits = model.forward_from(x, boundary)
             loss = F.cross_entropy(logits.float(), y)
             loss.backward()
@@ -172,6 +154,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
             break
     for cb in callbacks:
         cb.on_train_end(trainer)
+    model.set_generator(None)
     model.eval()
     return trainer
 

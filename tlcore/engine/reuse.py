@@ -2,6 +2,7 @@
 facts for metrics.json, and one plain sentence that says exactly that."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Iterable
 
 # What a run can find in the cache or compute (the names metrics.json lists)
@@ -33,29 +34,43 @@ def item_name(what: str, dataset, *, train_set, val_set) -> str:
     return f"{what} of the {'validation' if dataset is val_set else 'training'} set"
 
 
-def reuse_facts(reused: Iterable[str], computed: Iterable[str], *, frozen_every_batch: bool) -> dict:
-    """The metrics.json fields: reused and computed items, and how often the frozen blocks ran."""
-    computed = sorted(computed)
-    if frozen_every_batch:
-        ran = EVERY_BATCH
-    else:
-        ran = ONCE if any(item.startswith(FROZEN_ACTIVATIONS) for item in computed) else NOT_RUN
-    return {"reused": sorted(reused), "computed": computed, "frozen_blocks_ran": ran}
+@dataclass(frozen=True)
+class Reuse:
+    """What a run found in the cache, what it computed, and how often its frozen blocks ran."""
+
+    reused: list[str] = field(default_factory=list)
+    computed: list[str] = field(default_factory=list)
+    frozen_blocks_ran: str | None = None  # NOT_RUN, ONCE, EVERY_BATCH or NO_BLOCKS; None in old runs
+
+    @classmethod
+    def of(cls, reused: Iterable[str], computed: Iterable[str], *, frozen_every_batch: bool,
+           has_blocks: bool = True) -> "Reuse":
+        computed = sorted(computed)
+        if not has_blocks:
+            ran = NO_BLOCKS
+        elif frozen_every_batch:
+            ran = EVERY_BATCH
+        else:
+            ran = ONCE if any(item.startswith(FROZEN_ACTIVATIONS) for item in computed) else NOT_RUN
+        return cls(sorted(reused), computed, ran)
+
+    def to_dict(self) -> dict:
+        return {"reused": self.reused, "computed": self.computed, "frozen_blocks_ran": self.frozen_blocks_ran}
 
 
 def _listed(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def describe_reuse(facts: dict) -> str:
-    """One sentence for people from a run's metrics: what was reused, what was computed, what ran."""
+def describe_reuse(reuse: Reuse) -> str:
+    """One sentence for people: what was reused, what was computed, what ran."""
     clauses = []
-    if facts.get("reused"):
-        clauses.append(f"reused from an earlier run on the same data: {_listed(facts['reused'])}")
-    if facts.get("computed"):
-        clauses.append(f"computed in this run: {_listed(facts['computed'])}")
-    if facts.get("frozen_blocks_ran") in _RAN:
-        clauses.append(_RAN[facts["frozen_blocks_ran"]])
+    if reuse.reused:
+        clauses.append(f"reused from an earlier run on the same data: {_listed(reuse.reused)}")
+    if reuse.computed:
+        clauses.append(f"computed in this run: {_listed(reuse.computed)}")
+    if reuse.frozen_blocks_ran in _RAN:
+        clauses.append(_RAN[reuse.frozen_blocks_ran])
     if not clauses:
         return "This run saved no record of what it reused."
     sentence = "; ".join(clauses)

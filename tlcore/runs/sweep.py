@@ -13,9 +13,11 @@ from ..backbones import create_backbone, get_backbone_info
 from ..core.config import SKLEARN_HEADS, TrainConfig
 from ..data import LabelledDataset
 from ..core.device import autocast_dtype
-from .experiment import TrainResult
-from .work import train_classifier
+from ..backbones.text_preprocessing import tokenize
+from .run import Run, RunFacts
+from .train import train
 from ..engine.loop import Callback, EpochLog, Trainer
+from ..engine.reuse import ONCE
 
 
 class _RunProgress(Callback):
@@ -41,13 +43,13 @@ class _RunProgress(Callback):
 
 
 def sweep_depths(dataset: LabelledDataset, config: TrainConfig, depths: Sequence[int], *,
-                 val_dataset: LabelledDataset | None = None, callbacks: Sequence[Callback] = ()) -> list[TrainResult]:
+                 val_dataset: LabelledDataset | None = None, callbacks: Sequence[Callback] = ()) -> list[Run]:
     """Train once per depth in `depths` with everything else in `config` fixed; results in that order.
     The same seed gives every run the same split, so their numbers compare fairly."""
     results = []
     for i, depth in enumerate(depths):
         progress = _RunProgress(callbacks, f"Run {i + 1} of {len(depths)} ({depth} trainable blocks)", config.epochs)
-        results.append(train_classifier(dataset, replace(config, trainable_blocks=depth), val_dataset=val_dataset,
+        results.append(train(dataset, replace(config, trainable_blocks=depth), val_dataset=val_dataset,
                                         callbacks=[progress]))
     return results
 
@@ -72,7 +74,8 @@ def block_seconds(backbone: str, texts: Sequence[str] = (), batch: int = 16) -> 
     text = get_backbone_info(backbone).modality == "text"
     model = create_backbone(backbone, pretrained=text).eval()
     if text:
-        x = model.tokenize(list(texts)[:batch] or ["A short sentence to time the model with."])[:2]
+        x = tokenize(model.tokenizer, list(texts)[:batch] or ["A short sentence to time the model with."],
+                     get_backbone_info(backbone).preprocessing)[:2]
     else:
         size = get_backbone_info(backbone).preprocessing.input_size
         x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
@@ -98,12 +101,12 @@ def estimate_seconds(costs: Sequence[float], depth: int, *, n_examples: int, n_t
     return FIXED_S + frozen * frozen_rows + trainable * epochs * (3 * n_train + (n_examples - n_train))
 
 
-def calibrate(costs: Sequence[float], facts: dict, trainable_blocks: int, n_examples: int) -> list[float]:
+def calibrate(costs: Sequence[float], facts: RunFacts, trainable_blocks: int, n_examples: int) -> list[float]:
     """Block costs scaled so that an earlier run's frozen pass on this data costs what it measured
     (its metrics: the frozen blocks ran once over `n_examples`); unchanged when it did not run them."""
-    if facts.get("frozen_blocks_ran") != "once":
+    if facts.reuse.frozen_blocks_ran != ONCE:
         return list(costs)
-    timings = facts.get("timings_s", {})
-    measured = timings.get("features", 0.0) - timings.get("decode", 0.0)
+    timings = facts.timings_s
+    measured = timings.get("features", 0.0) - timings.get("inputs", timings.get("decode", 0.0))
     predicted = sum(costs[:len(costs) - trainable_blocks]) * n_examples
     return [c * measured / predicted for c in costs] if measured > 0 and predicted > 0 else list(costs)

@@ -1,30 +1,17 @@
-"""The two task types side by side: each one's trainer and default settings, and the work a
-background job does (train, or sweep depths, and save the runs)."""
+"""The work a background job does in a worker process: train once, or sweep depths, and save the runs
+in the job's folder."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from ..core.config import DEFAULT_BACKBONE, DEFAULT_TEXT_BACKBONE, TrainConfig
-from ..data import LabelledDataset, TextDataset
-from .experiment import TrainResult, train_image_classifier
-from .persistence import save_run
-from .text_experiment import train_text_classifier
+from ..core.config import TrainConfig
+from ..data import LabelledDataset
 from ..engine.loop import Callback
-
-
-def train_classifier(dataset: LabelledDataset, config: TrainConfig, **options) -> TrainResult:
-    """Train on images or texts, whichever the dataset holds (same options as the task's trainer)."""
-    trainer = train_text_classifier if isinstance(dataset, TextDataset) else train_image_classifier
-    return trainer(dataset, config, **options)
-
-
-def default_config(task: str) -> TrainConfig:
-    """Defaults per task. Sentence embeddings have unit length, so their new layer learns faster at 0.01."""
-    if task == "text":
-        return TrainConfig(backbone=DEFAULT_TEXT_BACKBONE, learning_rate=1e-2)
-    return TrainConfig(backbone=DEFAULT_BACKBONE)
+from .files import save_run
+from .sweep import sweep_depths
+from .train import train
 
 
 RUN_FOLDER = "run"
@@ -39,8 +26,8 @@ class TrainWork:
     val_dataset: LabelledDataset | None = None
 
     def __call__(self, callbacks: Sequence[Callback], folder: Path) -> list[str]:
-        result = train_classifier(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks)
-        save_run(result, folder / RUN_FOLDER)
+        run = train(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks)
+        save_run(run, folder / RUN_FOLDER)
         return [RUN_FOLDER]
 
 
@@ -54,11 +41,9 @@ class SweepWork:
     val_dataset: LabelledDataset | None = None
 
     def __call__(self, callbacks: Sequence[Callback], folder: Path) -> list[str]:
-        from .sweep import sweep_depths
-
-        results = sweep_depths(self.dataset, self.config, self.depths, val_dataset=self.val_dataset,
+        runs = sweep_depths(self.dataset, self.config, self.depths, val_dataset=self.val_dataset,
                                callbacks=callbacks)
-        names = [f"{RUN_FOLDER}-{r.config.trainable_blocks}" for r in results]
-        for result, name in zip(results, names):
-            save_run(result, folder / name)
+        names = [f"{RUN_FOLDER}-{run.config.trainable_blocks}" for run in runs]
+        for run, name in zip(runs, names):
+            save_run(run, folder / name)
         return names
