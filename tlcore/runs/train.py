@@ -153,12 +153,12 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
         batch_size_used=batch_size_used, **adapter.facts())
     classifier = Classifier(model.eval(), classes, adapter, backbone=config.backbone,
                             trainable_blocks=config.trainable_blocks, head=config.head, device=device)
-    val_inputs = frozen.inputs(split.val_set) if modality == "image" else None
     return Run(
         task=modality, classes=classes, config=config, history=history, facts=facts, y_val=y_val, val_proba=proba,
         val_names=[e.name for e in val_examples], val_texts=None if modality == "image" else [e.text for e in val_examples],
         features={"pretrained": pretrained, "fine-tuned": fine_tuned},
-        load_pixels=None if val_inputs is None else lambda: load(take(val_inputs, split.val_rows)),
+        load_pixels=(lambda: load(take(frozen.inputs(split.val_set), split.val_rows))) if modality == "image"
+        else None,
         load_classifier=lambda: classifier)
 
 

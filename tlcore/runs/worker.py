@@ -91,7 +91,7 @@ def _import_engine() -> None:
     """Import what jobs use before a job arrives: the spare worker's head start on a Train click."""
     import torch
 
-    from . import sweep  # noqa: F401  (and through it the tasks, the engine and saving)
+    from . import work  # noqa: F401  (and through it training, the sweep, the engine and saving)
 
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])  # its first use imports torch's compiler (seconds)
     try:
