@@ -3,36 +3,37 @@ by occlusion for texts, and the pretrained backbone's own ImageNet labels."""
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..backbones import ImagePreprocessing, create_backbone, get_backbone_info
-from ..engine.classifier import ImageClassifier, TextClassifier
+from ..engine.classifier import Classifier
 from ..backbones.preprocessing import normalize
 
 MAX_WORDS = 300  # occlusion re-scores the text once per word; longer texts are read up to here
-_HOOKS = threading.Lock()  # Grad-CAM hooks a layer of a model that several sessions may share
 
 
-def grad_cam(classifier: ImageClassifier, pixels: torch.Tensor, targets: list[int]) -> np.ndarray:
+def grad_cam(classifier: Classifier, pixels: torch.Tensor, targets: list[int]) -> np.ndarray:
     """One heat map per image ([n, height, width], 0..1) for its target class: how much each region of
-    the last convolutional block's output raised that class's score (Grad-CAM, via Captum)."""
-    from captum.attr import LayerAttribution, LayerGradCam
-
+    the last block's output raised that class's score (Grad-CAM). The backbone runs to its last block,
+    the rest of the network from that block's output, and the gradient of the target scores is taken
+    with respect to that output alone: no hooks and no change to the model (shared by every session,
+    in eval mode), so any number of sessions can ask at once."""
     model = classifier.model
-    x = normalize(pixels.to(classifier.device), classifier.preprocessing).contiguous()
-    with _HOOKS, torch.enable_grad():
-        was_training = model.training
-        model.eval()
-        try:
-            cam = LayerGradCam(model, model.backbone.blocks[-1]).attribute(
-                x, target=torch.as_tensor(targets, device=x.device), relu_attributions=True)
-        finally:
-            model.train(was_training)
-    cam = LayerAttribution.interpolate(cam.detach().float(), tuple(x.shape[-2:]), interpolate_mode="bilinear")
+    blocks = len(model.backbone.blocks)
+    x = normalize(pixels.to(classifier.device), classifier.preprocessing)
+    with torch.no_grad():
+        activations = model.backbone.run(x, 0, blocks)  # [n, channels, h, w] after the last block
+    with torch.enable_grad():
+        activations = activations.detach().requires_grad_(True)
+        logits = model.forward_from(activations, blocks)
+        chosen = torch.as_tensor(targets, device=logits.device).view(-1, 1)
+        (gradients,) = torch.autograd.grad(logits.gather(1, chosen).sum(), activations)
+    weights = gradients.mean(dim=(2, 3), keepdim=True)  # each channel by its mean gradient
+    cam = torch.relu((weights * activations.detach()).sum(1, keepdim=True)).float()
+    cam = torch.nn.functional.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
     cam = cam[:, 0].clamp(min=0).cpu().numpy()
     peak = cam.reshape(len(cam), -1).max(1).reshape(-1, 1, 1)
     return np.divide(cam, peak, out=np.zeros_like(cam), where=peak > 0)
@@ -86,7 +87,7 @@ class WordImportance:
     probability: float  # of the target class with every word present
 
 
-def word_importance(classifier: TextClassifier, text: str, target: int | None = None) -> WordImportance:
+def word_importance(classifier: Classifier, text: str, target: int | None = None) -> WordImportance:
     """Remove each word in turn and see how the probability of `target` (default: the predicted
     class) changes; positive means the word pushed towards that class."""
     words = text.split()[:MAX_WORDS]
