@@ -1,14 +1,13 @@
 """Data: images (a zip, images per class, the sample) or texts (a table, examples per class, the sample);
 then the validation report."""
-import hashlib
-
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError, build_dataset, read_zip, records_from_uploads
-from tlcore.data import build_text_dataset, column_choices, guess_columns, table_from_pasted, text_sample
-from tlcore.core.settings import limits, readable
-from tlcore.app import cached_table, plain, show_error, workspace
+from tlcore import TLCoreError, build_dataset, build_text_dataset, read_zip, records_from_uploads, text_sample
+from tlcore.app import (
+    cached_table, column_choices, guess_columns, limits, plain, readable, show_error, table_from_pasted, upload_digest,
+    workspace,
+)
 
 ws = workspace()
 st.title("Data")
@@ -21,26 +20,22 @@ except TLCoreError as exc:  # a broken tlcore.toml: say which setting, do not cr
 UPLOAD_MB = st.get_option("server.maxUploadSize")
 
 
-def digest(data: bytes) -> str:
-    return hashlib.sha1(data).hexdigest()
-
-
 def load_zip(uploaded, target: str) -> None:
-    """Read an uploaded zip once (keyed by its content hash) into the training or validation set."""
-    data = uploaded.getvalue()
-    key = f"zip:{digest(data)}"
-    if target == "train" and key == ws.loaded_key:
+    """Read an uploaded zip once (keyed by its content digest, hashed once per upload) into the
+    training or validation set; a rerun with the same zip reads nothing."""
+    key = f"zip:{upload_digest(uploaded)}"
+    if key == (ws.loaded_key if target == "train" else ws.val_key):
         return
     try:
         with st.spinner(f"Reading {uploaded.name}..."):
-            dataset = build_dataset(*read_zip(data))
+            dataset = build_dataset(*read_zip(uploaded.getvalue()))
     except TLCoreError as exc:
         show_error(exc)
         return
     if target == "train":
         ws.set_data(dataset, uploaded.name, key)
     else:
-        ws.val_dataset = dataset
+        ws.set_validation(dataset, key)
 
 
 def per_class_inputs(prefix: str, content: str, noun: str, use_label: str, widget) -> dict[str, list] | None:
@@ -152,9 +147,8 @@ def pick_column(column, role: str, guess: str | None, choices: dict[str, int]) -
 def load_table(uploaded) -> None:
     """Show the first rows, let the user pick the text and label columns (guessed only by name, or
     asked), build the dataset. Nothing trains until both are picked."""
-    data = uploaded.getvalue()
     try:
-        table = cached_table(data, uploaded.name)
+        table = cached_table(uploaded)
     except TLCoreError as exc:
         show_error(exc)
         return
@@ -169,7 +163,7 @@ def load_table(uploaded) -> None:
     c1, c2 = st.columns(2)
     text_column = pick_column(c1, "text", guessed_text, choices)
     label_column = pick_column(c2, "label", guessed_label, choices)
-    key = f"table:{digest(data)}:{text_column}:{label_column}"
+    key = f"table:{upload_digest(uploaded)}:{text_column}:{label_column}"
     if key == ws.loaded_key:
         return
     if text_column is None or label_column is None:
@@ -185,11 +179,16 @@ def load_table(uploaded) -> None:
 
 
 def load_validation_table(uploaded) -> None:
+    """The separate validation table, in the columns chosen for the training table; built once per
+    content and columns."""
     try:
-        table = cached_table(uploaded.getvalue(), uploaded.name)
+        table = cached_table(uploaded)
         text_column, label_column = guess_columns(table.frame)
-        ws.val_dataset = build_text_dataset(table, st.session_state.get("data_text_column", text_column),
-                                            st.session_state.get("data_label_column", label_column))
+        text_column = st.session_state.get("data_text_column", text_column)
+        label_column = st.session_state.get("data_label_column", label_column)
+        key = f"table:{upload_digest(uploaded)}:{text_column}:{label_column}"
+        if key != ws.val_key:
+            ws.set_validation(build_text_dataset(table, text_column, label_column), key)
     except TLCoreError as exc:
         show_error(exc)
 
@@ -215,7 +214,7 @@ with st.expander("Validation: split or separate data"):
     elif val_file is not None:
         load_zip(val_file, "val")
     elif ws.val_dataset is not None:
-        ws.val_dataset = None
+        ws.set_validation(None, None)
 
 if ws.dataset is None:
     st.info("Upload a table, type examples per class, or load the sample data to begin." if text_task else

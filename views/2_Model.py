@@ -5,10 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import get_backbone_info, list_backbones
-from tlcore.core.formats import count_for_people
-from tlcore.core.config import HEADS, SKLEARN_HEADS
-from tlcore.runs.persistence import user_file_path
-from tlcore.app import backbone_title, cached_freeze_summary, need_data, workspace
+from tlcore.app import (
+    HEADS, backbone_title, cached_freeze_summary, count_for_people, head_choices, need_data, user_file_path, workspace,
+)
 
 ws = workspace()
 st.title("Model")
@@ -20,7 +19,7 @@ st.dataframe(
     pd.DataFrame([{
         "backbone": b.name, "name": b.title,
         "parameters": count_for_people(b.num_params) if b.num_params else "fitted on your data",
-        "input": f"{b.preprocessing.input_size}px" if b.preprocessing else
+        "input": f"{b.preprocessing.input_size}px" if b.modality == "image" else
                  (f"up to {b.max_length} tokens" if b.max_length else "words"),
         "blocks": b.num_blocks, "works offline": "yes" if b.offline else "no: downloads on first use",
         "source": b.source,
@@ -57,9 +56,9 @@ else:
     if ws.task == "text":
         st.caption("A text model's blocks are its word embeddings and its transformer layers, counted from the top.")
 
-head_choices = [h for h in HEADS if k == 0 or h not in SKLEARN_HEADS]
-head = ws.config.head if ws.config.head in head_choices else "linear"
-head = st.selectbox("Head (the new layer that learns your classes)", head_choices, index=head_choices.index(head),
+heads = head_choices(k)
+head = ws.config.head if ws.config.head in heads else "linear"
+head = st.selectbox("Head (the new layer that learns your classes)", heads, index=heads.index(head),
                     format_func=HEADS.get,
                     help="The scikit-learn heads need a frozen backbone (0 trainable blocks); their "
                          "probabilities are calibrated so AUC stays meaningful.")

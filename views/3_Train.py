@@ -2,12 +2,10 @@
 import streamlit as st
 
 from tlcore import TLCoreError, describe_device, resolve_device
-from tlcore.runs import jobs
-from tlcore.core.config import HEADS
-from tlcore.insight.plots import history_figure
-from tlcore.engine.reuse import describe_reuse
-from tlcore.runs.work import TrainWork
-from tlcore.app import THIS_SESSION, backbone_title, follow_job, load_choice, need_data, plain, show_error, workspace
+from tlcore.app import (
+    HEADS, THIS_SESSION, TrainWork, backbone_title, describe_reuse, follow_job, history_figure, jobs, load_choice,
+    need_data, plain, show_error, workspace,
+)
 
 ws = workspace()
 st.title("Train")
@@ -68,20 +66,20 @@ def progress_panel() -> None:
             return
         facts = record.facts
         auc = "n/a" if record.report.auc is None else f"{record.report.auc:.3f}"
-        best = f" (best epoch {facts['best_epoch']})" if record.history else ""
-        st.success(f"Done in {facts['timings_s']['total']:.1f}s: validation AUC {auc}, "
+        best = f" (best epoch {facts.best_epoch})" if record.history else ""
+        st.success(f"Done in {facts.timings_s['total']:.1f}s: validation AUC {auc}, "
                    f"accuracy {record.report.accuracy:.1%}{best}.")
-        st.caption(describe_reuse(facts))
-        if facts.get("truncated_texts"):
-            st.info(f"{facts['truncated_texts']} texts were longer than the backbone's maximum of "
-                    f"{facts['max_tokens']} tokens; only their beginning was used.")
+        st.caption(describe_reuse(facts.reuse))
+        if facts.truncated_texts:
+            st.info(f"{facts.truncated_texts} texts were longer than the backbone's maximum of "
+                    f"{facts.max_tokens} tokens; only their beginning was used.")
         st.page_link("views/4_Evaluate.py", label="See the evaluation", icon=":material/insights:")
     elif snap.status == jobs.CANCELLED:
         st.warning("Training was cancelled. Change the settings and press Train to start again.")
     elif snap.status == jobs.FAILED:
         st.error(plain(snap.error or "Training failed."), icon=":material/error:")
     if snap.history:
-        best = record.facts.get("best_epoch") if record is not None else None
+        best = record.facts.best_epoch if record is not None else None
         st.plotly_chart(history_figure(snap.history, best_epoch=best), key=f"history_{snap.job_id}")
 
 

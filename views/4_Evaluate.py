@@ -6,18 +6,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError
-from tlcore.insight import glossary
-from tlcore.data.images import make_thumbnail
-from tlcore.insight.embedding_map import methods, project, separation
-from tlcore.backbones import get_backbone_info
-from tlcore.insight.explain import colour_bar, grad_cam, overlay, word_importance
-from tlcore.insight.metrics import majority_baseline, operating_point, pr_curve
-from tlcore.runs.persistence import copy_run, run_folder_name, runs_dir, zip_run
-from tlcore.insight.plots import confusion_figure, embedding_figure, operating_point_figures, roc_figure
+from tlcore import TLCoreError, get_backbone_info
 from tlcore.app import (
-    cached_intervals, chart, csv_download, explain, explanations_switch, highlighted_words, image_data_uri,
-    load_choice, need_result, plain, run_choices, run_folder, run_label, show_error, workspace,
+    chart, confusion_chart, copy_run, csv_download, curve_charts, embedding_chart, example_caption, explain,
+    explanations_switch, glossary, heat_legend, heat_overlays, highlighted_words, load_choice, majority_baseline,
+    methods, need_result, operating_point, plain, predictions_frame, predictions_table, run_choices, run_folder,
+    run_folder_name, run_intervals, run_label, run_projection, run_separation, run_word_importance, runs_dir,
+    show_error, thumbnails, validation_image, workspace, zip_run,
 )
 
 ws = workspace()
@@ -37,27 +32,22 @@ binary = len(classes) == 2
 unit = "image" if record.task == "image" else "text"
 folder = run_folder(ws, choice)
 key = f"{folder.parent.name}-{folder.name}"  # widget keys per run
-
-
-@st.cache_data(show_spinner="Placing the examples on the map...", max_entries=16)
-def projected(features: np.ndarray, method: str) -> np.ndarray:
-    return project(features, method)
-
+# Every tab runs on every rerun: whatever takes time below comes from tlcore.app's caches, keyed by the
+# run's version and the row, target or layout, and downloads are written only when clicked.
 
 # The threshold (two classes) decides the answers every view below shows.
 threshold = None
 if binary:
     threshold = st.slider(f"Threshold: call it '{plain(classes[1])}' from this probability on", 0.0, 1.0, 0.5,
                           0.01, key=f"threshold-{key}")
-    answers = (record.val_proba[:, 1] >= threshold).astype(int)
     point = operating_point(y_val, record.val_proba[:, 1], threshold)
     matrix = point.confusion_matrix
 else:
-    answers, point, matrix = record.y_pred, None, report.confusion_matrix
-accuracy = float(np.mean(answers == y_val))
+    point, matrix = None, report.confusion_matrix
+answers, accuracy = record.answers(threshold), record.accuracy(threshold)
 
-ci = cached_intervals(y_val, record.val_proba)
-counts = record.facts.get("train_counts")
+ci = run_intervals(record)
+counts = record.facts.train_counts
 c1, c2, c3, c4, c5 = st.columns(5)
 auc_text = "n/a" if report.auc is None else f"{report.auc:.3f}"
 c1.metric("AUC", auc_text, help=glossary.AUC)
@@ -73,7 +63,7 @@ else:
 if ci["accuracy"] and threshold in (None, 0.5):
     c2.caption(f"95% interval {ci['accuracy'].low:.1%} – {ci['accuracy'].high:.1%}")
 c4.metric(f"Validation {unit}s", len(y_val))
-c5.metric("Training time", f"{record.facts['timings_s']['total']:.1f}s", help=record.facts.get("device"))
+c5.metric("Training time", f"{record.facts.timings_s['total']:.1f}s", help=record.facts.device)
 if report.auc is None:
     st.warning("AUC cannot be computed: the validation data does not contain every class.")
 for warning in record.warnings():
@@ -82,9 +72,7 @@ explain(glossary.AUC + "\n\n" + glossary.BASELINE)
 
 
 def probability_caption(row: int) -> str:
-    true, predicted = classes[y_val[row]], classes[answers[row]]
-    text = f"{record.val_names[row]} · true {true}, answered {predicted} ({record.val_proba[row, answers[row]]:.2f})"
-    return text if true == predicted else text + f", p({true}) {record.val_proba[row, y_val[row]]:.2f}"
+    return example_caption(record, answers, row)
 
 
 def show_examples(rows: np.ndarray, empty: str, key_: str) -> None:
@@ -93,8 +81,8 @@ def show_examples(rows: np.ndarray, empty: str, key_: str) -> None:
         st.caption(empty)
         return
     if record.task == "image":
-        st.image([make_thumbnail(record.image(r)) for r in rows[:24]],
-                 caption=[probability_caption(r) for r in rows[:24]], width=128)
+        shown = thumbnails(record)
+        st.image([shown[r] for r in rows[:24]], caption=[probability_caption(r) for r in rows[:24]], width=128)
         if len(rows) > 24:
             st.caption(f"Showing 24 of {len(rows)}; the CSV below lists all.")
     else:
@@ -120,10 +108,10 @@ with tabs["Mistakes"]:
         if clicked and st.session_state.get(f"{cell_key}-clicked") != clicked[0]:
             st.session_state[f"{cell_key}-clicked"] = clicked[0]  # a new click chooses the cell below
             st.session_state[cell_key] = cells[1 + clicked[0]]
-        chart(confusion_figure(matrix, classes, chosen=st.session_state.get(cell_key)), f"confusion-{key}",
+        chart(confusion_chart(record, threshold, st.session_state.get(cell_key)), f"confusion-{key}",
               "confusion-matrix", on_select="rerun", selection_mode="points")
-        csv_download(pd.DataFrame(matrix, index=[f"true {c}" for c in classes],
-                                  columns=[f"answered {c}" for c in classes]).reset_index(names=""),
+        csv_download(lambda: pd.DataFrame(matrix, index=[f"true {c}" for c in classes],
+                                          columns=[f"answered {c}" for c in classes]).reset_index(names=""),
                      "confusion-matrix.csv", key=f"cm-csv-{key}")
     with right:
         cell = st.selectbox(
@@ -144,7 +132,7 @@ with tabs["Curves"]:
         m2.metric("Recall", f"{point.recall:.1%}", help=f"Of the real '{classes[1]}' {unit}s, the share found.")
         m3.metric("False alarms", f"{point.false_positive_rate:.1%}", help=f"Of the '{classes[0]}' {unit}s, the share "
                   f"wrongly called '{classes[1]}'.")
-        roc, pr = operating_point_figures(report, pr_curve(y_val, record.val_proba[:, 1]), point)
+        roc, pr = curve_charts(record, threshold)
         left, right = st.columns(2)
         with left:
             chart(roc, f"roc-{key}", "roc-curve")
@@ -152,10 +140,10 @@ with tabs["Curves"]:
             chart(pr, f"pr-{key}", "precision-recall-curve")
     else:
         explain(glossary.curves(len(classes)))
-        chart(roc_figure(report), f"roc-{key}", "roc-curves")
-    curves = pd.DataFrame([{"class": c.label, "false_positive_rate": x, "true_positive_rate": y}
-                           for c in report.roc_curves for x, y in zip(c.fpr, c.tpr)])
-    csv_download(curves, "roc-curves.csv", key=f"roc-csv-{key}")
+        chart(curve_charts(record, None)[0], f"roc-{key}", "roc-curves")
+    csv_download(lambda: pd.DataFrame([{"class": c.label, "false_positive_rate": x, "true_positive_rate": y}
+                                       for c in report.roc_curves for x, y in zip(c.fpr, c.tpr)]),
+                 "roc-curves.csv", key=f"roc-csv-{key}")
     st.subheader("Per class")
     st.dataframe(pd.DataFrame(report.per_class).round(3), hide_index=True)
 
@@ -167,31 +155,28 @@ with tabs["Embedding map"]:
     else:
         method = st.radio("Layout", methods(), horizontal=True, key=f"map-method-{key}",
                           help="PCA is instant and keeps large distances; t-SNE and UMAP keep neighbours together.")
-        hover = [probability_caption(r) + (f"<br>{record.val_texts[r][:80]}" if record.val_texts else "")
-                 for r in range(len(y_val))]
         columns = st.columns(2)
         picked_row, points = None, {}
         for column, (name, title) in zip(columns, (("pretrained", "Pretrained backbone (before training)"),
                                                     ("fine-tuned", "After training"))):
-            features = record.features[name]
             with column:
-                points[name] = projected(features, method)
-                event = chart(embedding_figure(points[name], y_val, answers, classes, hover, title),
+                points[name] = run_projection(record, name, method)
+                event = chart(embedding_chart(record, name, method, threshold, title),
                               f"map-{name}-{key}", f"embedding-{name}", on_select="rerun", selection_mode="points")
-                score = separation(features, y_val)
+                score = run_separation(record, name)
                 if score is not None:
                     st.metric("Separation", f"{score:.2f}", help=glossary.SEPARATION)
                 chosen = [p.get("customdata") for p in (event.selection.points if event else [])]
                 if chosen and isinstance(chosen[0], (int, float)):
                     picked_row = int(chosen[0])
-        map_frame = pd.DataFrame({"example": record.val_names, "true": [classes[i] for i in y_val],
-                                  "answer": [classes[i] for i in answers]})
-        csv_download(map_frame.assign(**{f"{n}_{a}": points[n][:, i] for n in points for i, a in enumerate("xy")}),
-                     "embedding-map.csv", key=f"map-csv-{key}")
+        csv_download(lambda: pd.DataFrame({
+            "example": record.val_names, "true": [classes[i] for i in y_val], "answer": [classes[i] for i in answers],
+            **{f"{n}_{a}": points[n][:, i] for n in points for i, a in enumerate("xy")}}),
+            "embedding-map.csv", key=f"map-csv-{key}")
         if picked_row is not None:
             st.markdown(f"**Selected:** {plain(probability_caption(picked_row))}")
             if record.task == "image":
-                st.image(record.image(picked_row), width=224)
+                st.image(validation_image(record, picked_row), width=224)
             else:
                 st.text(record.val_texts[picked_row])
         else:
@@ -204,28 +189,24 @@ with tabs["What the model looks at"]:
     targets = [int(answers[row])] + ([int(y_val[row])] if answers[row] != y_val[row] else [])
     if record.task == "image":
         explain(glossary.GRAD_CAM)
-        with st.spinner("Computing the heat map..."):
-            heat = grad_cam(record.classifier, record.pixels[[row] * len(targets)], targets)
+        heat = heat_overlays(record, row, targets)
         columns = st.columns(1 + len(targets))
-        columns[0].image(record.image(row), caption="as the model sees it", width=224)
-        for column, target, h in zip(columns[1:], targets, heat):
-            column.image(overlay(record.pixels[row], h), width=224,
+        columns[0].image(validation_image(record, row), caption="as the model sees it", width=224)
+        for column, target, image in zip(columns[1:], targets, heat):
+            column.image(image, width=224,
                          caption=f"where it sees '{classes[target]}' ({record.val_proba[row, target]:.2f})")
-            column.image(colour_bar(), width=224)
+            column.image(heat_legend(), width=224)
     else:
         explain(glossary.OCCLUSION)
         for target in targets:
-            found = word_importance(record.classifier, record.val_texts[row], target)
+            found = run_word_importance(record, row, target)
             st.markdown(f"Towards **{plain(classes[target])}** (probability {found.probability:.2f}):")
             st.html(highlighted_words(found.words, found.importance))
-            csv_download(pd.DataFrame({"word": found.words, "importance": found.importance}),
+            csv_download(lambda found=found: pd.DataFrame({"word": found.words, "importance": found.importance}),
                          "word-importance.csv", key=f"words-{key}-{target}")
 
 with tabs["All predictions"]:
-    frame = record.predictions()
-    shown = frame.copy()
-    if record.task == "image":
-        shown.insert(0, "image", [image_data_uri(make_thumbnail(record.image(r))) for r in range(len(frame))])
+    frame, shown = predictions_frame(record), predictions_table(record)  # shown: with thumbnails for images
     only_wrong = st.toggle(f"Show only mistakes ({int((~frame['correct']).sum())})", key=f"only-wrong-{key}")
     if only_wrong:
         shown = shown[~shown["correct"]]

@@ -4,26 +4,17 @@ import pandas as pd
 import streamlit as st
 
 from tlcore import TLCoreError
-from tlcore.insight import glossary
-from tlcore.data import texts_from_upload
-from tlcore.data.images import decode_image, make_thumbnail
-from tlcore.core.formats import csv_text
-from tlcore.insight.explain import ImagenetModel, colour_bar, grad_cam, overlay, word_importance
-from tlcore.backbones.preprocessing import load_pixels
 from tlcore.app import (
-    csv_download, explain, explanations_switch, highlighted_words, image_data_uri, load_classifier, plain,
-    predict_table, run_choices, run_label, show_error, workspace,
+    csv_download, explain, explanations_switch, glossary, heat_legend, highlighted_words, imagenet_top,
+    load_classifier, plain, predict_table, run_choices, run_label, show_error, text_importance, texts_from_upload,
+    upload_digest, upload_heat, upload_thumbnail, workspace,
 )
 
 ws = workspace()
 st.title("Predict")
 explanations_switch()
-
-
-@st.cache_resource(show_spinner="Loading the pretrained backbone...", max_entries=2)
-def imagenet_model(backbone: str) -> ImagenetModel:
-    return ImagenetModel(backbone)
-
+# Reruns (another example to look closer at) classify, draw and explain nothing twice: tlcore.app caches
+# each result by the model's version and the input's content digest.
 
 sources = run_choices(ws)
 if not sources:
@@ -39,8 +30,7 @@ st.caption(f"Classes: {plain(', '.join(classifier.classes))} · backbone {classi
 
 
 def download(table) -> None:
-    st.download_button("Download predictions (CSV)", csv_text(table), "predictions.csv", "text/csv",
-                       icon=":material/download:")
+    csv_download(table, "predictions.csv", "Download predictions (CSV)")
 
 
 if classifier.task == "text":
@@ -71,10 +61,10 @@ if classifier.task == "text":
     st.subheader("Look closer")
     explain(glossary.OCCLUSION)
     text = st.selectbox("Text", texts, key="predict_look_text")
-    found = word_importance(classifier, text)
+    found = text_importance(ws, choice, text)
     st.markdown(f"Towards **{plain(classifier.classes[found.target])}** (probability {found.probability:.2f}):")
     st.html(highlighted_words(found.words, found.importance))
-    csv_download(pd.DataFrame({"word": found.words, "importance": found.importance}), "word-importance.csv")
+    csv_download(lambda: pd.DataFrame({"word": found.words, "importance": found.importance}), "word-importance.csv")
     st.stop()
 
 files = st.file_uploader("Images to classify", accept_multiple_files=True,
@@ -83,19 +73,12 @@ if not files:
     st.stop()
 
 pairs = [(f.name, f.getvalue()) for f in files]
+digests = [upload_digest(f) for f in files]  # each upload hashed once, the keys of everything below
 with st.spinner(f"Classifying {len(pairs)} images..."):
-    table = predict_table(ws, choice, pairs)
-
-
-def thumbnail(name: str, data: bytes) -> str | None:
-    try:
-        return image_data_uri(make_thumbnail(decode_image(data, name, draft_size=128)))
-    except TLCoreError:
-        return None
-
+    table = predict_table(ws, choice, pairs, digests)
 
 shown = table.copy()
-shown.insert(0, "image", [thumbnail(n, d) for n, d in pairs])
+shown.insert(0, "image", [upload_thumbnail(n, c, d) for (n, d), c in zip(pairs, digests)])
 prob_cols = [c for c in table.columns if c.startswith("p_")]
 st.dataframe(
     shown, hide_index=True, row_height=64,
@@ -110,19 +93,18 @@ if not readable:
     st.stop()
 st.subheader("Look closer")
 row = st.selectbox("Image", readable, format_func=lambda i: pairs[i][0], key="predict_look_image")
-pixels = load_pixels([pairs[row]], classifier.preprocessing)
+(name, data), content = pairs[row], digests[row]
 predicted = int(classifier.classes.index(table["predicted"][row]))
+seen, heat = upload_heat(ws, choice, name, content, data, predicted)
 left, middle, right = st.columns(3)
-left.image(pixels[0].permute(1, 2, 0).numpy(), caption="as the model sees it", width=224)
-with st.spinner("Computing the heat map..."):
-    heat = grad_cam(classifier, pixels, [predicted])[0]
-middle.image(overlay(pixels[0], heat), width=224,
+left.image(seen, caption="as the model sees it", width=224)
+middle.image(heat, width=224,
              caption=f"where it sees '{classifier.classes[predicted]}' ({table['confidence'][row]:.2f})")
-middle.image(colour_bar(), width=224)
+middle.image(heat_legend(), width=224)
 with right:
     st.markdown("**What the backbone already knew** (ImageNet, before training)")
     try:
-        top = imagenet_model(classifier.backbone).top(pixels)[0]
+        top = imagenet_top(ws, choice, name, content, data)
     except TLCoreError as exc:
         show_error(exc)
     else:

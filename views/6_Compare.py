@@ -3,16 +3,11 @@ sweep that trains the same data at several trainable-block depths."""
 import pandas as pd
 import streamlit as st
 
-from tlcore import TLCoreError
-from tlcore.insight import glossary
-from tlcore.runs import jobs
-from tlcore.backbones import get_backbone_info
-from tlcore.core.config import SKLEARN_HEADS
-from tlcore.insight.plots import runs_history_figure, runs_roc_figure
-from tlcore.runs.work import SweepWork
+from tlcore import TLCoreError, get_backbone_info
 from tlcore.app import (
-    cached_intervals, chart, csv_download, explain, explanations_switch, load_choice, plain, run_choices, run_label,
-    follow_job, readable_seconds, show_error, sweep_estimates, workspace,
+    SweepWork, chart, csv_download, explain, explanations_switch, follow_job, glossary, jobs, load_choice, plain,
+    readable_seconds, run_choices, run_intervals, run_label, runs_history_figure, runs_roc_figure, show_error,
+    sweep_estimates, sweep_problem, workspace,
 )
 
 ws = workspace()
@@ -26,9 +21,9 @@ if ws.dataset is None:
 else:
     cfg = ws.config
     info = get_backbone_info(cfg.backbone)
-    if cfg.head in SKLEARN_HEADS or info.classic:
-        st.caption(f"A sweep needs a pretrained network and a trainable head: {plain(info.title)} with this head "
-                   "only trains at 0 blocks. Pick another backbone or head on the Model page.")
+    problem = sweep_problem(cfg)
+    if problem is not None:
+        st.caption(plain(problem))
     else:
         estimates = sweep_estimates(ws)
         with st.form("sweep"):
@@ -94,16 +89,16 @@ if not records:
     st.stop()
 
 
-def auc_interval(y_val, val_proba) -> str:
-    interval = cached_intervals(y_val, val_proba)["auc"]
+def auc_interval(record) -> str:
+    interval = run_intervals(record)["auc"]
     return "" if interval is None else f"{interval.low:.3f} – {interval.high:.3f}"
 
 
 table = pd.DataFrame([{
     "run": r.label, "backbone": r.config.backbone, "trainable blocks": r.config.trainable_blocks,
-    "head": r.config.head, "AUC": r.report.auc, "AUC 95% interval": auc_interval(r.y_val, r.val_proba),
-    "accuracy": r.report.accuracy, "training time (s)": r.facts["timings_s"]["total"],
-    "trainable parameters": r.facts.get("trainable_params"), "epochs run": r.facts.get("epochs_run"),
+    "head": r.config.head, "AUC": r.report.auc, "AUC 95% interval": auc_interval(r),
+    "accuracy": r.report.accuracy, "training time (s)": r.facts.timings_s["total"],
+    "trainable parameters": r.facts.trainable_params, "epochs run": r.facts.epochs_run,
     "validation examples": len(r.y_val),
 } for r in records])
 st.dataframe(table, hide_index=True, column_config={
@@ -122,7 +117,7 @@ with left:
 with right:
     histories = [(r.label, r.history) for r in records if r.history]
     if histories:
-        best = [r.facts.get("best_epoch") for r in records if r.history]
+        best = [r.facts.best_epoch for r in records if r.history]
         chart(runs_history_figure(histories, best_epochs=best), "compare_history", "training-curves-compared")
     else:
         st.caption("No training curves: these runs used a scikit-learn head, which trains in one step.")

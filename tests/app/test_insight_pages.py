@@ -1,5 +1,7 @@
 """The insight views through Streamlit's AppTest: Evaluate (this session's run and a saved one),
 Predict's closer look at a text, and Compare with a depth sweep."""
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -108,3 +110,105 @@ def test_a_save_belongs_to_its_run_and_a_saved_run_is_listed_once(session_with_r
     app.selectbox[0].select_index(1).run()  # another run: the message and the save belong to the first
     assert not app.exception and not any("Saved to" in s.value for s in app.success)
     assert not any(b.label == "Save" for b in app.button)
+
+
+@pytest.fixture()
+def calls(monkeypatch):
+    """How often each expensive step of the Evaluate and Predict pages ran (counted where tlcore.app
+    calls it); csv_text counts downloads that were written before anyone clicked them."""
+    import tlcore.app.figures as figures
+    import tlcore.app.insights as insights
+    import tlcore.app.widgets as widgets
+    from tlcore.runs.run import Run
+
+    counts = Counter()
+
+    def count(owner, name):
+        real = getattr(owner, name)
+
+        def counted(*args, **kwargs):
+            counts[name] += 1
+            return real(*args, **kwargs)
+        monkeypatch.setattr(owner, name, counted)
+
+    for name in ("grad_cam", "word_importance", "make_thumbnail", "separation", "project", "load_pixels"):
+        count(insights, name)
+    for name in ("embedding_figure", "confusion_figure", "operating_point_figures"):
+        count(figures, name)
+    count(widgets, "csv_text")
+    count(Run, "predictions")
+    return counts
+
+
+def test_evaluate_reruns_redo_nothing_expensive(session_with_run, trained, calls):
+    app = page("views/4_Evaluate.py", session_with_run)
+    assert not app.exception
+    n = len(trained.y_val)
+    assert calls["make_thumbnail"] == n and calls["separation"] == 2 and calls["project"] == 2
+    assert calls["grad_cam"] == 1 and calls["embedding_figure"] == 2 and calls["predictions"] == 2  # frame, table
+    first = dict(calls)
+
+    app.run()  # a rerun that changes nothing computes nothing
+    assert dict(calls) == first
+    app.slider[0].set_value(0.3).run()  # a new threshold: only the views that depend on it are drawn again
+    assert not app.exception
+    moved = dict(calls)
+    assert moved["embedding_figure"] == 4 and moved["confusion_figure"] == first["confusion_figure"] + 1
+    assert all(moved[k] == first[k] for k in ("make_thumbnail", "separation", "project", "predictions"))
+    app.slider[0].set_value(0.5).run()  # back to a threshold seen before: nothing at all
+    assert dict(calls) == moved
+
+    look = next(s for s in app.selectbox if s.label == "Validation image")
+    look.set_value(look.options[1]).run()  # another tab's widget: one new heat map, nothing else
+    assert calls["grad_cam"] == moved["grad_cam"] + 1
+    assert {k: v for k, v in calls.items() if k != "grad_cam"} == {k: v for k, v in moved.items() if k != "grad_cam"}
+    next(r for r in app.radio if r.label == "Layout").set_value("t-SNE").run()  # a new layout: its two maps
+    assert calls["project"] == first["project"] + 2 and calls["separation"] == 2
+    next(t for t in app.toggle if t.label.startswith("Show only mistakes")).set_value(True).run()
+    next(r for r in app.radio if r.label == "Layout").set_value("PCA").run()
+    assert not app.exception
+    assert calls["project"] == first["project"] + 2 and calls["make_thumbnail"] == n
+    assert calls["csv_text"] == 0 and calls["load_pixels"] == 0  # CSVs are written when clicked
+
+
+def test_text_evaluate_and_predict_score_each_text_once(trained_text, text_dataset, tmp_path, monkeypatch, calls):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    ws = session_with(trained_text, text_dataset, "text")
+    app = page("views/4_Evaluate.py", ws)
+    assert not app.exception and calls["word_importance"] >= 1
+    scored = calls["word_importance"]
+    next(t for t in app.toggle if t.label.startswith("Show only mistakes")).set_value(True).run()
+    assert not app.exception and calls["word_importance"] == scored  # occlusion re-scores nothing on a rerun
+
+    app = page("views/5_Predict.py", ws)
+    app.text_area(key="predict_texts").set_value("It will snow tomorrow.\nThe orchestra played.")
+    next(b for b in app.button if b.label == "Classify").click().run()
+    assert not app.exception and calls["word_importance"] == scored + 1
+    app.selectbox(key="predict_look_text").set_value("The orchestra played.").run()
+    app.selectbox(key="predict_look_text").set_value("It will snow tomorrow.").run()
+    assert not app.exception and calls["word_importance"] == scored + 2  # the first text was not scored again
+    assert calls["csv_text"] == 0
+
+
+def test_predict_images_are_classified_drawn_and_explained_once(session_with_run, calls, monkeypatch):
+    import tlcore.app.insights as insights
+    from ..conftest import shape_records
+
+    count_top = Counter()
+    real_top = insights.ImagenetModel.top
+    monkeypatch.setattr(insights.ImagenetModel, "top", lambda self, *a, **k: count_top.update(["top"]) or real_top(self, *a, **k))
+    files = [(r.name.split("/")[-1], r.data, "image/png") for r in shape_records(per_class=2, seed=5)]
+    app = page("views/5_Predict.py", session_with_run)
+    app.file_uploader(key="predict_files").set_value(files).run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert len(table) == 4 and table["image"].str.startswith("data:image/jpeg;base64,").all()
+    assert images(app) == 3  # the image as the model sees it, its heat map, the colour bar
+    assert calls["grad_cam"] == 1 and count_top["top"] == 1 and calls["load_pixels"] == 1
+    box = app.selectbox(key="predict_look_image")
+    box.set_value(box.options[1]).run()
+    box.set_value(box.options[0]).run()  # back to the first image: nothing computed again
+    app.run()
+    assert not app.exception
+    assert calls["grad_cam"] == 2 and count_top["top"] == 2 and calls["load_pixels"] == 2
+    assert calls["csv_text"] == 0

@@ -189,3 +189,26 @@ def test_train_page_shows_the_place_in_the_queue(shapes_dataset, monkeypatch, tm
         blocker.cancel(), waiting.cancel()
         blocker.wait(30), waiting.wait(30)
         jobs.device_queue.cache_clear()
+
+
+def test_data_page_reads_each_zip_once(monkeypatch):
+    import tlcore
+    from ..conftest import make_zip, shape_records
+
+    reads = []
+    real = tlcore.read_zip
+    monkeypatch.setattr(tlcore, "read_zip", lambda data, *a, **k: reads.append(len(data)) or real(data, *a, **k))
+    records = shape_records(per_class=4)
+    train_zip = make_zip({r.name: r.data for r in records[:3] + records[4:7]})
+    val_zip = make_zip({"val/" + r.name: r.data for r in (records[3], records[7])})
+    app = page("views/1_Data.py", Workspace())
+    app.file_uploader(key="data_zip").set_value(("train.zip", train_zip, "application/zip")).run()
+    app.file_uploader(key="val_zip").set_value(("val.zip", val_zip, "application/zip")).run()
+    assert not app.exception
+    ws = app.session_state[KEY]
+    assert len(ws.dataset) == 6 and len(ws.val_dataset) == 2 and len(reads) == 2
+    app.slider[0].set_value(0.3).run()  # any rerun: neither zip is read again
+    app.run()
+    assert not app.exception and len(reads) == 2 and len(app.session_state[KEY].val_dataset) == 2
+    app.file_uploader(key="val_zip").set_value(None).run()  # the separate validation data removed
+    assert app.session_state[KEY].val_dataset is None and app.session_state[KEY].val_key is None
