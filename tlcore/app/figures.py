@@ -51,7 +51,7 @@ def curve_charts(record: Run, threshold: float | None) -> tuple:
     return _curves(*run_version(record), _threshold(threshold), record)
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=32)  # a map of a thousand examples holds about a megabyte
 def _embedding(path: str, mtime: float, name: str, method: str, threshold: float | None, title: str, _record: Run):
     answers = _record.answers(threshold)
     texts = _record.val_texts

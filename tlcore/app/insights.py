@@ -32,7 +32,7 @@ def predictions_frame(record: Run) -> pd.DataFrame:
     return _predictions(*run_version(record), record)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=8)  # with a thousand thumbnails, a few megabytes each
 def _predictions_table(path: str, mtime: float, _record: Run) -> pd.DataFrame:
     frame = _record.predictions()
     if _record.task == "image":
