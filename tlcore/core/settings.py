@@ -8,7 +8,7 @@ default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the c
     dir = "/data/tlcore-cache"   # default: the user's cache folder
     disk_gb = 5                  # least recently used entries are removed beyond this
     memory_gb = 1                # decoded images and activations beyond this are read from disk
-    half_precision = true        # store activations as float16 where they fit
+    half_precision = true        # store feature maps and hidden states as float16 where they fit
 
     [engine]
     mixed_precision = true       # bfloat16 on GPUs and on CPUs with bf16 in hardware
