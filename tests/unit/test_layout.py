@@ -378,38 +378,20 @@ def report(offenders: list[str]) -> str:
     return f"{len(offenders)} offender(s):\n" + "\n".join(offenders)
 
 
-def test_no_import_cycles(tree):
-    offenders = cycle_offenders(tree)
-    assert not offenders, report(offenders)
+CHECKS = {
+    "no import cycles": cycle_offenders,
+    "layers import only their own or earlier layers": layer_offenders,
+    "no private name is imported from another module": private_import_offenders,
+    "no package file is over the line limit": long_file_offenders,
+    "only the app package imports streamlit": streamlit_offenders,
+    "pages use only the public names of tlcore and tlcore.app": page_offenders,
+    "every public name exists": all_names_offenders,
+}
 
 
-def test_layers_import_only_their_own_or_earlier_layers(tree):
-    offenders = layer_offenders(tree)
-    assert not offenders, report(offenders)
-
-
-def test_no_private_name_is_imported_from_another_module(tree):
-    offenders = private_import_offenders(tree)
-    assert not offenders, report(offenders)
-
-
-def test_no_package_file_is_over_the_line_limit(tree):
-    offenders = long_file_offenders(tree)
-    assert not offenders, report(offenders)
-
-
-def test_only_the_app_package_imports_streamlit(tree):
-    offenders = streamlit_offenders(tree)
-    assert not offenders, report(offenders)
-
-
-def test_pages_use_only_the_public_names_of_tlcore_and_tlcore_app(tree):
-    offenders = page_offenders(tree)
-    assert not offenders, report(offenders)
-
-
-def test_every_public_name_exists(tree):
-    offenders = all_names_offenders(tree)
+@pytest.mark.parametrize("check", CHECKS.values(), ids=CHECKS.keys())
+def test_the_tree_passes(tree, check):
+    offenders = check(tree)
     assert not offenders, report(offenders)
 
 

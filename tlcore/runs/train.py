@@ -50,12 +50,15 @@ class Split:
             raise DataError(f"The validation data has no usable {dataset.report.unit}s. Check the validation file.")
         return cls(dataset, torch.arange(len(dataset)), val_dataset, torch.arange(len(val_dataset)))
 
+    def _part(self, which: str) -> tuple[LabelledDataset, torch.Tensor]:
+        return (self.train_set, self.train_rows) if which == "train" else (self.val_set, self.val_rows)
+
     def examples(self, which: str) -> list:
-        dataset, rows = (self.train_set, self.train_rows) if which == "train" else (self.val_set, self.val_rows)
+        dataset, rows = self._part(which)
         return [dataset.examples[i] for i in rows.tolist()]
 
     def labels(self, which: str, classes: list[str]) -> np.ndarray:
-        dataset, rows = (self.train_set, self.train_rows) if which == "train" else (self.val_set, self.val_rows)
+        dataset, rows = self._part(which)
         return dataset.label_indices(classes)[rows.numpy()]
 
 
@@ -112,7 +115,8 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
         if config.head in SKLEARN_HEADS:
             train_acts = take(views[0], split.train_rows)
     if adapter.facts_need_inputs:
-        frozen.inputs(split.train_set), frozen.inputs(split.val_set)
+        for dataset_part in (split.train_set, split.val_set):
+            frozen.inputs(dataset_part)
     timings["features"] = time.perf_counter() - t
 
     y_train, y_val = split.labels("train", classes), split.labels("val", classes)
