@@ -3,19 +3,18 @@ tensor shapes. Anything wrong becomes one RunLoadError sentence that names the f
 nothing in a folder is ever unpickled or run."""
 from __future__ import annotations
 
-import json
 import math
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
 
 from ..backbones import ImagePreprocessing, list_backbones
 from ..backbones.text_preprocessing import TextPreprocessing
 from ..core.config import HEADS, TrainConfig, check_head
 from ..core.errors import BackboneUnavailable, RunLoadError, TLCoreError
 from ..core.settings import limits
+from ..core.verify import check, check_finite, number, read_json, tensor_specs, whole
 from ..engine.heads import check_forest_shapes, head_state_shapes
 from ..engine.loop import EpochLog
 from .folders import FORMAT
@@ -45,37 +44,6 @@ def _damaged(run_dir: Path, what: str) -> RunLoadError:
                         f"({what[:1].lower() + what[1:]}).")
 
 
-def check(ok: bool, what: str) -> None:
-    if not ok:
-        raise ValueError(what)
-
-
-def _whole(value, low: int, high: float) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def _number(value, low: float = -math.inf, high: float = math.inf) -> bool:
-    """A number from JSON within [low, high] (NaN is not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
-
-
-def read_json(path: Path):
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def tensor_specs(path: Path) -> dict[str, tuple[str, tuple[int, ...]]]:
-    """Each tensor's dtype ('F32', 'I64', ...) and shape, from a safetensors header (no data read)."""
-    with safe_open(str(path), "pt") as tensors:
-        return {key: (tensors.get_slice(key).get_dtype(), tuple(tensors.get_slice(key).get_shape()))
-                for key in tensors.keys()}
-
-
-def check_finite(tensors: dict[str, torch.Tensor], file: str) -> None:
-    for key, t in tensors.items():
-        check(not t.is_floating_point() or bool(torch.isfinite(t).all()),
-               f"{file} holds {key} values that are not finite")
-
-
 def _check_config(config: dict) -> None:
     """Every field of config.json that loading reads, against its allowed values."""
     task = config.get("task", "image")
@@ -86,11 +54,11 @@ def _check_config(config: dict) -> None:
     check(isinstance(classes, list) and all(isinstance(c, str) for c in classes) and len(set(classes)) == len(classes)
            and 2 <= len(classes) <= most, f"the classes must be 2 to {most} different names")
     blocks, head = config.get("trainable_blocks"), config.get("head", "linear")
-    check(_whole(blocks, 0, backbones[name].num_blocks),
+    check(whole(blocks, 0, backbones[name].num_blocks),
            f"trainable blocks must be 0 to {backbones[name].num_blocks}, not {str(blocks)[:40]}")
     check(head in HEADS, f"unknown head {str(head)[:40]!r}")
     check_head(head, blocks)
-    check(_whole(config.get("num_features"), 1, MAX_NUM_FEATURES),
+    check(whole(config.get("num_features"), 1, MAX_NUM_FEATURES),
            f"the feature count must be 1 to {MAX_NUM_FEATURES}")
     train = TrainConfig.from_dict(config.get("train_config"))
     check((train.backbone, train.trainable_blocks, train.head, train.seed) ==
@@ -169,33 +137,33 @@ def check_facts(facts, classes: list[str], n: int) -> None:
     """The metrics.json fields the insight views read."""
     check(isinstance(facts, dict), "metrics.json is not a table")
     timings = facts.get("timings_s")
-    check(isinstance(timings, dict) and "total" in timings and all(_number(t, 0) for t in timings.values()),
+    check(isinstance(timings, dict) and "total" in timings and all(number(t, 0) for t in timings.values()),
            "metrics.json has no training times")
     check(facts.get("classes") == classes and facts.get("n_val") == n, "metrics.json is about another validation set")
     counts = facts.get("train_counts")
     check(counts is None or (isinstance(counts, list) and len(counts) == len(classes)
-                              and all(_whole(c, 0, math.inf) for c in counts)),
+                              and all(whole(c, 0, math.inf) for c in counts)),
            "the training counts do not fit the classes")
     duplicates = facts.get("duplicates", [])
     check(isinstance(duplicates, list) and all(isinstance(d, dict) and isinstance(d.get("val"), str)
                                                 and isinstance(d.get("train"), str) for d in duplicates),
            "the duplicates list is not pairs of names")
     for key in ("n_train", "epochs_run", "trainable_params"):
-        check(facts.get(key) is None or _whole(facts[key], 0, math.inf), f"{key} is not a count")
+        check(facts.get(key) is None or whole(facts[key], 0, math.inf), f"{key} is not a count")
     check(isinstance(facts.get("device", ""), str), "the device is not a name")
 
 
 def checked_history(raw) -> list[EpochLog]:
     """history.json as epoch logs: epochs from 1, losses 0 or more (or NaN: a run that diverged), accuracies 0..1."""
     def loss(value) -> bool:
-        return _number(value, 0) or (isinstance(value, float) and math.isnan(value))
+        return number(value, 0) or (isinstance(value, float) and math.isnan(value))
 
     check(isinstance(raw, list) and len(raw) <= MAX_EPOCHS, "history.json is not a list of epochs")
     keys = set(EpochLog.__dataclass_fields__)
     for h in raw:
-        check(isinstance(h, dict) and set(h) == keys and _whole(h["epoch"], 1, MAX_EPOCHS) and loss(h["train_loss"])
-               and loss(h["val_loss"]) and _number(h["train_accuracy"], 0, 1) and _number(h["val_accuracy"], 0, 1)
-               and _number(h["seconds"], 0), "history.json holds an epoch that is not one")
+        check(isinstance(h, dict) and set(h) == keys and whole(h["epoch"], 1, MAX_EPOCHS) and loss(h["train_loss"])
+               and loss(h["val_loss"]) and number(h["train_accuracy"], 0, 1) and number(h["val_accuracy"], 0, 1)
+               and number(h["seconds"], 0), "history.json holds an epoch that is not one")
     return [EpochLog(**h) for h in raw]
 
 

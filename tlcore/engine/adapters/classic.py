@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from ...backbones import BackboneInfo
 from ...backbones.classic_text import TFIDF_MAX_FEATURES, featurizer_from_state, make_featurizer
+from ...core.verify import check, check_finite, tensor_specs, whole
 from ...data import LabelledDataset
 from ..activations import Activations
 from ..cache import RunCache
@@ -67,38 +67,30 @@ class ClassicTextAdapter(Adapter):
         return cls(info.name, featurizer=featurizer_from_state(info.name, tensors, meta_text))
 
 
-def _check(ok: bool, what: str) -> None:
-    if not ok:
-        raise ValueError(what)
-
-
 def _checked_featurizer(folder: Path, name: str, num_features: int) -> tuple[dict[str, torch.Tensor], str]:
-    with safe_open(str(folder / TENSORS), "pt") as saved:
-        specs = {k: (saved.get_slice(k).get_dtype(), tuple(saved.get_slice(k).get_shape())) for k in saved.keys()}
+    specs = tensor_specs(folder / TENSORS)
     meta_text = (folder / META).read_text(encoding="utf-8")
     meta = json.loads(meta_text)
     if name == "tfidf":
-        _check(specs == {"idf": ("F64", (num_features,))} and num_features <= TFIDF_MAX_FEATURES,
+        check(specs == {"idf": ("F64", (num_features,))} and num_features <= TFIDF_MAX_FEATURES,
                "the TF-IDF weights do not fit the model")
-        _check(isinstance(meta, dict) and set(meta) == {"vocabulary"}, "featurizer.json is not a TF-IDF vocabulary")
+        check(isinstance(meta, dict) and set(meta) == {"vocabulary"}, "featurizer.json is not a TF-IDF vocabulary")
         rows = num_features
     else:
         dtype, shape = specs.get("vectors", ("", ()))
-        _check(set(specs) == {"vectors"} and dtype == "F16" and len(shape) == 2 and shape[1] == num_features
+        check(set(specs) == {"vectors"} and dtype == "F16" and len(shape) == 2 and shape[1] == num_features
                and 1 <= shape[0] <= MAX_WORD_VECTORS and shape[0] * shape[1] <= MAX_WORD_VECTOR_VALUES,
                "the word vectors do not fit the model")
-        _check(isinstance(meta, dict) and set(meta) == {"vocabulary", "wordpiece", "source"}
+        check(isinstance(meta, dict) and set(meta) == {"vocabulary", "wordpiece", "source"}
                and isinstance(meta["wordpiece"], bool) and isinstance(meta["source"], str),
                "featurizer.json is not a word-vector vocabulary")
         rows = shape[0]
     vocabulary = meta["vocabulary"]
-    _check(isinstance(vocabulary, dict) and all(
-        isinstance(w, str) and isinstance(i, int) and not isinstance(i, bool) and 0 <= i < rows
-        for w, i in vocabulary.items()), "the vocabulary points outside its table")
+    check(isinstance(vocabulary, dict) and all(isinstance(w, str) and whole(i, 0, rows - 1)
+                                               for w, i in vocabulary.items()), "the vocabulary points outside its table")
     if name == "tfidf":
-        _check(len(set(vocabulary.values())) == rows == len(vocabulary), "the TF-IDF vocabulary does not fit its weights")
+        check(len(set(vocabulary.values())) == rows == len(vocabulary), "the TF-IDF vocabulary does not fit its weights")
     tensors = load_file(str(folder / TENSORS))
-    _check(all(bool(torch.isfinite(t).all()) for t in tensors.values()),
-           "featurizer.safetensors holds values that are not finite")
-    _check(name != "tfidf" or bool((tensors["idf"] > 0).all()), "the TF-IDF weights are not positive")
+    check_finite(tensors, TENSORS)
+    check(name != "tfidf" or bool((tensors["idf"] > 0).all()), "the TF-IDF weights are not positive")
     return tensors, meta_text
