@@ -187,6 +187,12 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .serve import serve
+
+    return serve(args.run, host=args.host, port=args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tlcore", description="Transfer learning without the browser.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", help="image files or folders; or texts, or .csv/.txt files of texts")
     predict.add_argument("--out", required=True, help="CSV file to write")
     predict.set_defaults(func=cmd_predict)
+
+    served = sub.add_parser("serve", help="answer predictions over HTTP (docs at /docs)")
+    served.add_argument("run", help="a saved run folder or run zip")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    served.add_argument("--port", type=int, default=8000)
+    served.set_defaults(func=cmd_serve)
     return parser
 
 
