@@ -15,7 +15,7 @@ from tlcore import TrainConfig
 from tlcore.cli import main
 from tlcore.core.errors import RunExists, RunLoadError, RunPathError
 from tlcore.runs.files import copy_run, load_classifier, load_run, save_run
-from tlcore.runs.folders import zip_run
+from tlcore.runs.archive import zip_run
 from tlcore import train
 
 

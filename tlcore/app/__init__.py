@@ -15,7 +15,8 @@ from ..insight.plots import (
 )
 from ..runs import jobs
 from ..runs.files import copy_run
-from ..runs.folders import run_folder_name, runs_dir, user_file_path, zip_run
+from ..runs.archive import zip_run
+from ..runs.folders import run_folder_name, runs_dir, user_file_path
 from ..runs.sweep import sweep_problem
 from ..runs.work import SweepWork, TrainWork
 from .figures import confusion_chart, curve_charts, embedding_chart, example_caption

@@ -28,6 +28,7 @@ from .checks import (
     check, check_examples, check_facts, check_finite, check_validation_specs, check_validation_values,
     checked_config, checked_history, read_json, reading, tensor_specs,
 )
+from .archive import run_location
 from .folders import FORMAT, recover, run_files, write_run
 from .run import Run, RunFacts
 
@@ -107,9 +108,9 @@ def copy_run(src: Path, run_dir: Path, *, overwrite: bool) -> Path:
 
 
 def load_classifier(run_dir: str | Path, device: torch.device | None = None) -> Classifier:
-    """A saved run's classifier, for prediction; needs no download (the weights are all in the folder)
-    and no validation data. Every file is checked before anything is built."""
-    run_dir = Path(run_dir)
+    """A saved run's classifier (a run folder or run zip), for prediction; needs no download (the
+    weights are all in the folder) and no validation data. Every file is checked before anything is built."""
+    run_dir = run_location(run_dir)
     recover(run_dir)
     config = checked_config(run_dir)
     with reading(run_dir):
@@ -158,10 +159,10 @@ def _validation_images(run_dir: Path, n: int, size: int) -> Callable[[], torch.T
 
 
 def load_run(run_dir: str | Path) -> Run:
-    """A saved run (no network; the model loads when first used). Runs saved before the validation data
-    was kept raise RunLoadError, which says to save again; a damaged file raises RunLoadError naming
-    what is wrong."""
-    run_dir = Path(run_dir)
+    """A saved run, from its folder or a run zip (no network; the model loads when first used). Runs
+    saved before the validation data was kept raise RunLoadError, which says to save again; a damaged
+    file raises RunLoadError naming what is wrong."""
+    run_dir = run_location(run_dir)
     recover(run_dir)
     if not (run_dir / "validation.safetensors").is_file():
         raise RunLoadError(f"'{run_dir.name}' was saved by an earlier version without its validation data, so "

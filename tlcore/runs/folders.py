@@ -1,15 +1,13 @@
 """Run folders on disk: safe names, where a run may be written, the atomic swap that replaces one, the
-runs folder and its listing, and a run as a zip. A folder is one of ours when its config.json names
+runs folder and its listing. A folder is one of ours when its config.json names
 FORMAT."""
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 import shutil
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Callable
 
@@ -133,13 +131,3 @@ def run_files(folder: Path) -> list[Path]:
     """Every file in a run folder and its sub-folders (validation/, tokenizer/), relative to it; links are
     left out."""
     return sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
-
-
-def zip_run(run_dir: str | Path) -> bytes:
-    """The whole run folder as zip bytes (one top folder named like the run), for a download button."""
-    folder = Path(run_dir)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for relative in run_files(folder):
-            archive.write(folder / relative, f"{folder.resolve().name}/{relative.as_posix()}")
-    return buffer.getvalue()
