@@ -14,11 +14,11 @@ from PIL import Image
 
 from ..core.errors import ConfigError, ImageReadError
 from ..core.settings import limits
+from ..data.image_file import INTERPOLATIONS, crop_box, resize_crop
 from ..data.images import decode_image
 
 MIN_INPUT_SIZE, MAX_INPUT_SIZE = 16, 1024  # pixels: a saved or typed input size outside this is refused
 ProgressFn = Callable[[int, int], None]
-INTERPOLATIONS = {"bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}  # the names torchvision's weights use
 FIELDS = ("input_size", "resize_size", "interpolation", "antialias", "mean", "std")
 OLD_FIELDS = {"input_size", "resize_size", "mean", "std"}  # what runs saved before interpolation was kept
 
@@ -87,25 +87,15 @@ def _three_numbers(values) -> bool:
 
 
 def _resize_crop(image: Image.Image, prep: ImagePreprocessing) -> np.ndarray:
-    """Shorter side to resize_size, then the centre input_size square, as uint8 HWC. The longer side is
-    capped at four times resize_size, so a 20,000x1 strip is squeezed, not blown up to millions of pixels."""
-    scale = prep.resize_size / min(image.size)
-    longest = 4 * prep.resize_size
-    size = (min(longest, max(prep.input_size, round(image.width * scale))),
-            min(longest, max(prep.input_size, round(image.height * scale))))
-    left, top = (size[0] - prep.input_size) // 2, (size[1] - prep.input_size) // 2
-    pixels = _resize(image, size, prep)
-    return np.array(pixels[top:top + prep.input_size, left:left + prep.input_size])  # a writable copy
-
-
-def _resize(image: Image.Image, size: tuple[int, int], prep: ImagePreprocessing) -> np.ndarray:
-    """uint8 HWC of the image at size (width, height). PIL smooths when it shrinks (antialias); without
-    antialias, torch's interpolate samples as torchvision does on tensors, then rounds."""
+    """The centre input_size square after the resize, as uint8 HWC (image_file.resize_crop; without
+    antialias, torch's interpolate samples as torchvision does on tensors, then rounds)."""
     if prep.antialias:
-        return np.asarray(image.resize(size, INTERPOLATIONS[prep.interpolation], reducing_gap=3.0))
+        return resize_crop(image, prep.input_size, prep.resize_size, prep.interpolation)
+    size, left, top = crop_box(image.width, image.height, prep.input_size, prep.resize_size)
     x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float()
     x = F.interpolate(x, size=(size[1], size[0]), mode=prep.interpolation, align_corners=False, antialias=False)
-    return x.round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0).numpy()
+    pixels = x.round_().clamp_(0, 255).to(torch.uint8)[0].permute(1, 2, 0)
+    return pixels[top:top + prep.input_size, left:left + prep.input_size].numpy().copy()
 
 
 def load_pixels(files: Sequence[tuple[str, bytes]], prep: ImagePreprocessing, *, out=None, workers: int = 4,

@@ -86,17 +86,18 @@ class ForestHead(nn.Module):
                         ("value", value)):
             self.register_buffer(name, t)
         self.register_buffer("depth", torch.tensor(depth))
+        self.steps = depth  # the same as a number, so an exported graph is one fixed walk
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.float()
         trees = torch.arange(self.feature.shape[0], device=x.device)
         node = torch.zeros((x.shape[0], len(trees)), dtype=torch.long, device=x.device)
-        for _ in range(int(self.depth)):
+        for _ in range(self.steps):
             feature = self.feature[trees, node].clamp(min=0)
             go_left = x.gather(1, feature) <= self.threshold[trees, node]
             child = torch.where(go_left, self.left[trees, node], self.right[trees, node])
-            if not (child >= 0).any():
-                break  # every example is at a leaf
+            if not torch.compiler.is_exporting() and not (child >= 0).any():
+                break  # every example is at a leaf (an exported walk takes every step instead)
             node = torch.where(child >= 0, child, node)  # leaves have no children: stay
         proba = self.value[trees, node].mean(1)
         return proba.clamp(min=1e-12).log()
