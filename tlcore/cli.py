@@ -1,4 +1,4 @@
-"""`python -m tlcore backbones | train | predict`: the app's engine without the browser."""
+"""`python -m tlcore backbones | train | predict | export | serve | cache`: the app's engine without the browser."""
 from __future__ import annotations
 
 import argparse
@@ -187,6 +187,20 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from .runs.export import export_onnx, export_zip
+
+    if args.format == "zip":
+        export_zip(args.run, args.out)
+        print(f"Wrote the run to {args.out}. Open it in the app (Evaluate or Predict) or with "
+              f"`python -m tlcore predict {args.out} ...`.")
+        return 0
+    export_onnx(args.run, args.out)
+    print(f"Wrote {args.out}: model.onnx, predict.py, requirements.txt, labels.json and MODEL_CARD.md. Try:\n"
+          f"  cd {args.out} && pip install -r requirements.txt && python predict.py INPUTS --out predictions.csv")
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import serve
 
@@ -232,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", help="image files or folders; or texts, or .csv/.txt files of texts")
     predict.add_argument("--out", required=True, help="CSV file to write")
     predict.set_defaults(func=cmd_predict)
+
+    export = sub.add_parser("export", help="a saved run as ONNX with a plain predict.py, or as one zip")
+    export.add_argument("run", help="a saved run folder or run zip")
+    export.add_argument("--format", choices=["onnx", "zip"], default="onnx")
+    export.add_argument("--out", required=True, help="onnx: a new folder; zip: a .zip file name")
+    export.set_defaults(func=cmd_export)
 
     served = sub.add_parser("serve", help="answer predictions over HTTP (docs at /docs)")
     served.add_argument("run", help="a saved run folder or run zip")

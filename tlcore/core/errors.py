@@ -44,3 +44,7 @@ class RunPathError(ConfigError):
     def __init__(self, problem: str, hint: str = "Choose a new folder for the run, e.g. runs/my-run."):
         super().__init__(f"{problem} {hint}")
         self.problem = problem
+
+
+class ExportError(TLCoreError):
+    """A run cannot be exported in the format asked for; nothing was written."""

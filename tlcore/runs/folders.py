@@ -67,7 +67,7 @@ def check_run_target(run_dir: str | Path, *, overwrite: bool = True) -> Path:
     return target
 
 
-def _swap_in(staging: Path, target: Path) -> None:
+def swap_in(staging: Path, target: Path) -> None:
     """Move a finished staging folder to target; a previous run there is moved aside first and
     removed last, so a crash at any moment leaves one whole run."""
     if target.is_dir() and not any(target.iterdir()):
@@ -96,7 +96,7 @@ def write_run(run_dir: str | Path, overwrite: bool, write: Callable[[Path], None
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         write(staging)
-        _swap_in(staging, target)
+        swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return Path(run_dir)

@@ -1,0 +1,55 @@
+"""The image half of an exported predict.py: image files or folders -> the run's pixels -> rows.
+Copied into predict.py with image_file's source in place of its import (see script.py)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ...data.image_file import IMAGE_SUFFIXES, UnreadableImage, decode, resize_crop  # inlined
+
+MB = 1024**2
+
+
+def image_files(items: list[str]) -> list[Path]:
+    """Every image file named, or found in a named folder (sorted); SystemExit says what is missing."""
+    files = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SystemExit(f"error: '{item}' does not exist. Give image files or folders of images.")
+    if not files:
+        raise SystemExit("error: no images found in the inputs. Give image files or folders of images.")
+    return files
+
+
+def pixels_of(path: Path, labels: dict) -> np.ndarray:
+    """uint8 [3, size, size] as the model was trained to see the image; UnreadableImage says why not."""
+    prep, limit = labels["preprocessing"], labels["limits"]
+    if path.stat().st_size > limit["max_file_mb"] * MB:
+        raise UnreadableImage(f"larger than {limit['max_file_mb']} MB")
+    image = decode(path.read_bytes(), path.name, max_megapixels=limit["max_megapixels"],
+                   draft_size=prep["resize_size"])
+    return resize_crop(image, prep["input_size"], prep["resize_size"], prep["interpolation"]).transpose(2, 0, 1)
+
+
+def classify(session, labels: dict, items: list[str], batch: int = 32) -> list[dict]:
+    """One row per image file, in order: file, then its probabilities (or the problem that stopped it)."""
+    rows = []
+    for start in range(0, len(files := image_files(items)), batch):
+        chunk, pixels = [], []
+        for path in files[start:start + batch]:
+            rows.append({"file": str(path)})
+            try:
+                pixels.append(pixels_of(path, labels))
+                chunk.append(rows[-1])
+            except (UnreadableImage, OSError) as exc:
+                rows[-1]["problem"] = str(exc)
+        if pixels:
+            for row, p in zip(chunk, session.run(["probabilities"], {"pixels": np.stack(pixels)})[0]):
+                row["proba"] = p
+    return rows
