@@ -2,6 +2,7 @@
 Copied into predict.py with image_file's source in place of its import (see script.py)."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -37,19 +38,28 @@ def pixels_of(path: Path, labels: dict) -> np.ndarray:
     return resize_crop(image, prep["input_size"], prep["resize_size"], prep["interpolation"]).transpose(2, 0, 1)
 
 
+def _read(path: Path, labels: dict) -> np.ndarray | str:
+    """The image's pixels, or the reason it cannot be read."""
+    try:
+        return pixels_of(path, labels)
+    except (UnreadableImage, OSError) as exc:
+        return str(exc)
+
+
 def classify(session, labels: dict, items: list[str], batch: int = 32) -> list[dict]:
-    """One row per image file, in order: file, then its probabilities (or the problem that stopped it)."""
+    """One row per image file, in order: file, then its probabilities (or the problem that stopped it).
+    Files are decoded in parallel threads (Pillow lets go of Python's lock while it decodes)."""
     rows = []
-    for start in range(0, len(files := image_files(items)), batch):
-        chunk, pixels = [], []
-        for path in files[start:start + batch]:
-            rows.append({"file": str(path)})
-            try:
-                pixels.append(pixels_of(path, labels))
-                chunk.append(rows[-1])
-            except (UnreadableImage, OSError) as exc:
-                rows[-1]["problem"] = str(exc)
-        if pixels:
-            for row, p in zip(chunk, session.run(["probabilities"], {"pixels": np.stack(pixels)})[0]):
-                row["proba"] = p
+    files = image_files(items)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for start in range(0, len(files), batch):
+            chunk = files[start:start + batch]
+            read = list(pool.map(lambda path: _read(path, labels), chunk))
+            rows += [{"file": str(path), "problem": r} if isinstance(r, str) else {"file": str(path)}
+                     for path, r in zip(chunk, read)]
+            pixels = [r for r in read if not isinstance(r, str)]
+            if pixels:
+                answered = (row for row in rows[-len(chunk):] if "problem" not in row)
+                for row, p in zip(answered, session.run(["probabilities"], {"pixels": np.stack(pixels)})[0]):
+                    row["proba"] = p
     return rows
