@@ -1,8 +1,9 @@
 """The package's shape, read from the source with `ast` (nothing here imports tlcore): no import cycles,
-the layers in order (core -> data -> backbones -> engine -> insight -> runs -> app, with tlcore/__init__.py,
-cli.py and __main__.py on top), no private names imported across modules, no file over MAX_LINES,
-Streamlit only in tlcore/app/, pages that use only the public names of tlcore and tlcore.app, and
-public names that exist. Each check lists every offender (file:line and what) when it fails.
+the layers in order (core -> data -> backbones -> engine -> insight -> runs -> serve -> app, with
+tlcore/__init__.py, cli.py and __main__.py on top), no private names imported across modules, no file
+over MAX_LINES, Streamlit only in tlcore/app/, pages that use only the public names of tlcore and
+tlcore.app, and public names that exist. Each check lists every offender (file:line and what) when it
+fails.
 
 A check that fails while the tree is being reshaped is marked xfail(strict=True, reason=...), so the
 mark must go the moment it passes. The last test plants one offender of each kind in a made-up tree,
@@ -17,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "tlcore"
-LAYERS = ("core", "data", "backbones", "engine", "insight", "runs", "app")
+LAYERS = ("core", "data", "backbones", "engine", "insight", "runs", "serve", "app")
 TOP = len(LAYERS)  # tlcore/__init__.py, cli.py and __main__.py: above every layer
 TOP_MODULES = {"tlcore", "tlcore.cli", "tlcore.__main__"}
 PAGE_PACKAGES = ("tlcore", "tlcore.app")  # all that pages may import from tlcore
@@ -420,7 +421,8 @@ PLANTED = {
                        "tlcore.core.b (tlcore/core/b.py:1) -> tlcore.core.a; all imports inside it: "
                        "tlcore/core/a.py:1 imports tlcore.core.b; tlcore/core/b.py:1 imports tlcore.core.a"]),
     (layer_offenders, ["tlcore/engine/late.py:2 (engine) imports tlcore.runs.jobs (runs)",
-                       "tlcore/stray.py: in no layer (put it in one of core, data, backbones, engine, insight, runs, app)"]),
+                       "tlcore/stray.py: in no layer "
+                       "(put it in one of core, data, backbones, engine, insight, runs, serve, app)"]),
     (private_import_offenders, ["tlcore/core/a.py:1 imports _hidden from tlcore.core.b"]),
     (long_file_offenders, [f"tlcore/engine/long.py: {MAX_LINES + 1} lines"]),
     (streamlit_offenders, ["tlcore/core/b.py:2 imports streamlit"]),

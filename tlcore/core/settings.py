@@ -118,6 +118,7 @@ class Limits:
     max_text_rows: int = 100_000     # rows in one table
     max_text_chars: int = 100_000    # one text; longer ones are cut (backbones read a few hundred words)
     max_classes: int = 200           # distinct labels
+    max_request_items: int = 64      # images or texts in one request to the prediction service
 
     def says(self, name: str) -> str:
         """A limit as a message states it: its value and the setting that changes it."""
