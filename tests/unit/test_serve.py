@@ -7,6 +7,7 @@ import asyncio
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -346,6 +347,10 @@ def test_concurrent_requests_are_all_answered_and_share_forward_passes(image_ser
 def test_docs_and_openapi_describe_the_routes(image_server):
     status, page = call(image_server, "GET", "/docs")
     assert status == 200 and "swagger" in page.lower()
+    scripts = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert scripts and all(s.startswith("/docs-assets/") for s in scripts)  # nothing from the internet
+    for asset in scripts:
+        assert call(image_server, "GET", asset)[0] == 200
     status, schema = call(image_server, "GET", "/openapi.json")
     assert status == 200 and {"/health", "/info", "/predict"} <= set(schema["paths"])
     predict = schema["paths"]["/predict"]["post"]

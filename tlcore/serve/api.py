@@ -19,6 +19,7 @@ from ..engine.classifier import Classifier
 from ..runs.archive import run_location
 from ..runs.files import load_classifier
 from .batcher import MicroBatcher
+from .docs import add_offline_docs
 from .info import run_info
 from .inputs import FORM, JSON, Refused, check_request, read_images, read_texts
 from .schemas import Health, Info, Prediction, Predictions, Problem, Served, TextsRequest
@@ -44,9 +45,11 @@ def create_app(run: str | Path) -> FastAPI:
         await batcher.stop()
 
     classes = ", ".join(info.classes[:20]) + (", ..." if len(info.classes) > 20 else "")
-    app = FastAPI(title=f"{Path(run).name}: {info.task} classifier", lifespan=lifespan, description=(
+    app = FastAPI(title=f"{Path(run).name}: {info.task} classifier", lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description=(
         f"Classifies {info.task}s into {len(info.classes)} classes ({classes}) with {info.backbone}. A request "
         f"holds at most {limits.max_request_items} {info.task}s; requests arriving together share a forward pass."))
+    add_offline_docs(app)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(HTTPException, in_a_sentence)
 
