@@ -204,7 +204,7 @@ def cmd_export(args) -> int:
 def cmd_serve(args) -> int:
     from .serve import serve
 
-    return serve(args.run, host=args.host, port=args.port)
+    return serve(args.run, host=args.host, port=args.port, device=args.device)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -257,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument("run", help="a saved run folder or run zip")
     served.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     served.add_argument("--port", type=int, default=8000)
+    served.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"],
+                        help="where the model runs (auto: a GPU when there is one)")
     served.set_defaults(func=cmd_serve)
     return parser
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -30,10 +31,11 @@ REFUSALS = {400: "The body cannot be read.", 411: "The body's length is not stat
             422: "No usable input in the request.", 503: "The model could not run (e.g. out of memory)."}
 
 
-def create_app(run: str | Path) -> FastAPI:
-    """The service for a saved run, a folder or a run zip (RunLoadError, a TLCoreError, if it is not one)."""
+def create_app(run: str | Path, device: torch.device | None = None) -> FastAPI:
+    """The service for a saved run, a folder or a run zip (RunLoadError, a TLCoreError, if it is not one),
+    predicting on `device` (default: the CPU)."""
     folder = run_location(run)  # a zip is unpacked once, then read as a folder
-    classifier = load_classifier(folder)
+    classifier = load_classifier(folder, device)
     limits = current_limits()
     info = run_info(folder, classifier, limits)
     batcher = MicroBatcher(classifier.proba, max_rows=inference_batch_size(classifier.device))

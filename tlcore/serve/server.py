@@ -7,6 +7,7 @@ import socket
 import sys
 from pathlib import Path
 
+from ..core.device import resolve_device
 from ..core.errors import ConfigError
 from .api import create_app
 
@@ -37,12 +38,13 @@ def url(sock: socket.socket) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 8000) -> int:
-    """Serve a saved run until interrupted; a RUN that is not one raises RunLoadError."""
+def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 8000, device: str = "auto") -> int:
+    """Serve a saved run until interrupted, on `device` (auto: a GPU when there is one); a RUN that is
+    not one raises RunLoadError."""
     import uvicorn
 
     with listening_socket(host, port) as sock:
-        app = create_app(run)
+        app = create_app(run, device=resolve_device(device))
         sock.listen(128)  # before the line below, so a client that reads it can connect at once
         address = url(sock)
         print(f"Serving {Path(run).name} at {address} (API docs at {address}/docs). Press Ctrl+C to stop.", flush=True)
