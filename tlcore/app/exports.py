@@ -43,7 +43,7 @@ def export_section(record: Run, key: str) -> None:
     if not is_export(folder) and st.button("Export for Python (ONNX)", icon=":material/output:", key=f"onnx-{key}"):
         try:
             with st.spinner("Exporting, then checking it answers like the app on the validation examples..."):
-                export_onnx(record.folder, folder)
+                export_onnx(record.folder, folder, name=record.label)
         except TLCoreError as exc:
             show_error(exc)
             return

@@ -8,6 +8,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -127,11 +128,13 @@ def _write_onnx(run: Run, folder: Path) -> None:
         shutil.copyfile(run.folder / relative, folder / "run" / relative)
 
 
-def export_onnx(run_dir: str | Path, out: str | Path) -> Path:
+def export_onnx(run_dir: str | Path, out: str | Path, *, name: str | None = None) -> Path:
     """The run as an ONNX folder at out (new, empty or an earlier export), checked against the app on
-    the validation examples; ExportError (nothing written) when the run cannot be exported."""
+    the validation examples; ExportError (nothing written) when the run cannot be exported. `name` is
+    what the model card calls the run (default: its folder's name)."""
     target = _check_target(Path(out), "onnx", "Type a new folder for the export, e.g. --out my-model.")
     run = load_run(run_dir)
+    run = replace(run, label=name or run.label)
     _exportable(run)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
