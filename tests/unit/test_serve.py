@@ -348,7 +348,7 @@ def test_docs_and_openapi_describe_the_routes(image_server):
     status, page = call(image_server, "GET", "/docs")
     assert status == 200 and "swagger" in page.lower()
     scripts = re.findall(r'(?:src|href)="([^"]+)"', page)
-    assert scripts and all(s.startswith("/docs-assets/") for s in scripts)  # nothing from the internet
+    assert scripts and not [s for s in scripts if s.startswith(("http:", "https:", "//"))]  # nothing from a CDN
     for asset in scripts:
         assert call(image_server, "GET", asset)[0] == 200
     status, schema = call(image_server, "GET", "/openapi.json")

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline  # /docs with its scripts from this machine, not a CDN
 from starlette.exceptions import HTTPException
 
 from ..core.device import inference_batch_size
@@ -20,7 +21,6 @@ from ..engine.classifier import Classifier
 from ..runs.archive import run_location
 from ..runs.files import load_classifier
 from .batcher import MicroBatcher
-from .docs import add_offline_docs
 from .info import run_info
 from .inputs import FORM, JSON, Refused, check_request, read_images, read_texts
 from .schemas import Health, Info, Prediction, Predictions, Problem, Served, TextsRequest
@@ -47,11 +47,10 @@ def create_app(run: str | Path, device: torch.device | None = None) -> FastAPI:
         await batcher.stop()
 
     classes = ", ".join(info.classes[:20]) + (", ..." if len(info.classes) > 20 else "")
-    app = FastAPI(title=f"{Path(run).name}: {info.task} classifier", lifespan=lifespan, docs_url=None,
-                  redoc_url=None, description=(
+    app = FastAPIOffline(title=f"{Path(run).name}: {info.task} classifier", lifespan=lifespan, redoc_url=None,
+                         description=(
         f"Classifies {info.task}s into {len(info.classes)} classes ({classes}) with {info.backbone}. A request "
         f"holds at most {limits.max_request_items} {info.task}s; requests arriving together share a forward pass."))
-    add_offline_docs(app)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(HTTPException, in_a_sentence)
 
