@@ -10,19 +10,24 @@ from tlcore import TLCoreError, get_backbone_info
 from tlcore.app import (
     chart, confusion_chart, copy_run, csv_download, curve_charts, embedding_chart, example_caption, explain,
     explanations_switch, glossary, heat_legend, heat_overlays, highlighted_words, load_choice, majority_baseline,
-    methods, need_result, operating_point, plain, predictions_frame, predictions_table, run_choices, run_folder,
-    run_folder_name, run_intervals, run_label, run_projection, run_separation, run_word_importance, runs_dir,
-    show_error, thumbnails, validation_image, workspace, zip_run,
+    methods, need_result, operating_point, plain, predictions_frame, predictions_table, project_download, run_choices,
+    run_folder, run_folder_name, run_intervals, run_label, run_projection, run_separation, run_upload,
+    run_word_importance, runs_dir, show_error, thumbnails, validation_image, workspace, zip_run,
 )
 
 ws = workspace()
 st.title("Evaluate")
 explanations_switch()
+with st.sidebar:
+    project_download(ws, "eval-project")
+    st.caption("Your data, settings and runs in one file: open it on **Home** next lesson to continue.")
+run_upload(ws, "eval_run")
 choices = run_choices(ws)
 if not choices and need_result(ws):
     st.stop()
 choice = st.selectbox("Run", choices, format_func=lambda c: run_label(ws, c), key="eval_run",
-                      help="This session's training, or a run saved earlier (from the runs folder).")
+                      help="This session's training, a run opened from a file, or a run saved earlier (from the "
+                           "runs folder).")
 record = load_choice(ws, choice)
 if record is None:
     st.stop()

@@ -9,6 +9,7 @@ from tlcore.app import (
     load_classifier, plain, predict_table, run_choices, run_label, show_error, text_importance, texts_from_upload,
     upload_digest, upload_heat, upload_thumbnail, workspace,
 )
+from tlcore.app import run_upload
 
 ws = workspace()
 st.title("Predict")
@@ -16,6 +17,7 @@ explanations_switch()
 # Reruns (another example to look closer at) classify, draw and explain nothing twice: tlcore.app caches
 # each result by the model's version and the input's content digest.
 
+run_upload(ws, "predict_model")  # above the picker, so a run zip opens before any model exists
 sources = run_choices(ws)
 if not sources:
     st.info("No model yet: train one on the Train page, or save one from the Evaluate page.")

@@ -1,7 +1,8 @@
-"""Landing page: what transfer learning is, pick a task, one-click sample data."""
+"""Landing page: what transfer learning is, pick a task, one-click sample data; open a saved project or
+save this one."""
 import streamlit as st
 
-from tlcore.app import plain, workspace
+from tlcore.app import plain, project_download, project_upload, workspace
 
 ws = workspace()
 
@@ -14,6 +15,17 @@ st.markdown(
     "many of its blocks stay **frozen** and a small new layer learns your classes. Everything runs on this "
     "machine (on its GPU if it has one); nothing is uploaded anywhere."
 )
+
+with st.container(border=True):
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Back for another lesson?** Open the `.tlproject` file you saved with **Save project**: your "
+                    "data, settings and runs come back, on this machine or another one.")
+        project_download(ws, "home-project")
+        st.caption("Save project: this session's data, settings and runs in one file." if ws.dataset is not None
+                   else "Save project works once you have data.")
+    with right:
+        project_upload(ws)
 
 st.subheader("1. Pick a task")
 task = st.radio("Task", list(TASKS), index=list(TASKS).index(ws.task), format_func=TASKS.get, horizontal=True,

@@ -28,6 +28,7 @@ from .loaders import (
     RunVersion, cached_freeze_summary, cached_run, cached_table, choice_version, digest, folder_version,
     load_choice, load_classifier, predict_table, run_intervals, run_version, sweep_estimates, upload_digest,
 )
+from .reopen import project_download, project_upload, run_upload
 from .widgets import (
     MARKDOWN_SPECIALS, backbone_title, chart, csv_download, explain, explanations_switch, follow_job,
     highlighted_words, need_data, need_result, plain, image_bytes, readable_seconds, show_error, thumbnail_uri,
@@ -41,6 +42,8 @@ __all__ = [
     # the workspace and the runs it can look at
     "KEY", "SESSION_PARAM", "THIS_SESSION", "Workspace", "run_choices", "run_folder", "run_folders", "run_label",
     "sweep_label", "workspace",
+    # runs and projects opened from a file, and Save project
+    "project_download", "project_upload", "run_upload",
     # cached loaders
     "RunVersion", "cached_freeze_summary", "cached_run", "cached_table", "choice_version", "digest",
     "folder_version", "load_choice", "load_classifier", "predict_table", "run_intervals", "run_version",

@@ -1,5 +1,6 @@
 """One browser session's workspace (its data, settings, jobs and saves), found again after a refresh,
-and the runs it can look at: its own (the Train page's, a sweep's), then every saved run folder."""
+and the runs it can look at: its own (the Train page's, a sweep's), those it opened from a file (a run
+zip, a project), then every saved run folder."""
 from __future__ import annotations
 
 import threading
@@ -17,10 +18,23 @@ from ..core.settings import job_settings
 from ..data import LabelledDataset, Table, build_dataset, build_text_dataset, digits_sample, text_sample
 from ..runs import jobs
 from ..runs.folders import list_runs
+from ..runs.project import Project
 
 KEY = "tl_workspace"
 SESSION_PARAM = "session"  # the address carries the session's id, so a refresh finds its workspace again
 THIS_SESSION = "This session's run"
+
+
+@dataclass(frozen=True)
+class OpenedRun:
+    """A run this session opened from a file: its name, and where it came from ("uploaded", or the project)."""
+
+    name: str
+    source: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.source})"
 
 
 @dataclass
@@ -37,6 +51,7 @@ class Workspace:
     val_key: str | None = None  # likewise for the separate validation data
     sweep_job_id: str | None = None  # a depth sweep started on the Compare page
     saved: dict[str, str] = field(default_factory=dict)  # this session's run folder -> where it was saved
+    opened_runs: dict[str, OpenedRun] = field(default_factory=dict)  # run folder -> a run opened from a file
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     last_seen: float = field(default_factory=time.monotonic)
     owner: str | None = None  # the browser session (Streamlit's id) using this workspace now
@@ -93,6 +108,15 @@ class Workspace:
     def update_config(self, **changes) -> None:
         self.config = replace(self.config, **changes)
 
+    def open_project(self, project: Project, file_name: str) -> None:
+        """A project read in full (from the file `file_name`) takes the place of the session's data,
+        settings and runs; the session's own runs are forgotten, as with new data."""
+        self.task, key = project.task, f"project:{file_name}"
+        self.set_validation(project.val_dataset, key if project.val_dataset is not None else None)
+        self.set_data(project.dataset, project.data_label, key)
+        self.config, self.saved = project.config, {}
+        self.opened_runs = {folder: OpenedRun(name, f"from {file_name}") for folder, name in project.runs.items()}
+
 
 def run_folders(job: jobs.Job | None) -> list[Path]:
     """The run folders a finished job wrote (none while it runs, or if it failed)."""
@@ -145,14 +169,17 @@ def sweep_label(trainable_blocks: int) -> str:
 
 
 def run_choices(ws: Workspace) -> list[str]:
-    """This session's finished runs (Train page, then sweep), then every saved run folder, newest
-    first. A session run that was saved is listed once, as the session's."""
+    """This session's finished runs (Train page, then sweep), the runs it opened from a file, then every
+    saved run folder, newest first. A session run that was saved is listed once, as the session's."""
     copies = set(ws.saved.values())
-    return list(ws.session_runs()) + [str(p) for p in list_runs() if str(p) not in copies]
+    return list(ws.session_runs()) + list(ws.opened_runs) + [str(p) for p in list_runs() if str(p) not in copies]
 
 
 def run_label(ws: Workspace, choice: str) -> str:
-    """How a run_choices entry reads: its session label (with where it was saved), or its folder name."""
+    """How a run_choices entry reads: its session label (with where it was saved), the name of a run opened
+    from a file with where it came from, or its folder name."""
+    if choice in ws.opened_runs:
+        return ws.opened_runs[choice].label
     folder = ws.session_runs().get(choice)
     if folder is None:
         return Path(choice).name
