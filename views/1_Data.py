@@ -1,12 +1,12 @@
-"""Data: images (a zip, images per class, the sample) or texts (a table, examples per class, the sample);
-then the validation report."""
+"""Data: images (a zip, images or webcam shots per class, the sample) or texts (a table, examples per
+class, the sample); then the validation report."""
 import pandas as pd
 import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, build_text_dataset, read_zip, records_from_uploads, text_sample
 from tlcore.app import (
-    cached_table, column_choices, guess_columns, limits, plain, readable, show_error, table_from_pasted, upload_digest,
-    workspace,
+    ClassRows, cached_table, camera_shots, column_choices, guess_columns, limits, plain, readable, show_error,
+    table_from_pasted, upload_digest, webcam_works, workspace,
 )
 
 ws = workspace()
@@ -38,39 +38,50 @@ def load_zip(uploaded, target: str) -> None:
         ws.set_validation(dataset, key)
 
 
-def per_class_inputs(prefix: str, content: str, noun: str, use_label: str, widget) -> dict[str, list] | None:
-    """One row per class (a name, then `widget(column, key)` for its examples) and an "Add a class"
-    button. When `use_label` is pressed, returns {class name: [each row's value]}; else None."""
-    count_key = f"{prefix}_n_classes"
-    n_classes = st.session_state.setdefault(count_key, 2)
-    for i in range(n_classes):
+def per_class_inputs(rows: ClassRows, prefix: str, noun: str, use_label: str, draw,
+                     examples) -> dict[str, list] | None:
+    """One row per class (a name, then `draw(row)` for its examples beside it) and an "Add a class"
+    button. When `use_label` is pressed, returns {class name: the examples of its rows, `examples(row)`};
+    else None."""
+    names = []
+    for i in range(rows.count):
         name_col, content_col = st.columns([1, 3])
-        name_col.text_input("Class name", key=f"{prefix}_name_{i}", placeholder=f"class {i + 1}")
-        widget(content_col, f"{prefix}_{content}_{i}")
+        names.append(rows.text(name_col.text_input, f"{prefix}_name_{i}", label="Class name",
+                               placeholder=f"class {i + 1}").strip())
+        with content_col:
+            draw(i)
     add_col, use_col = st.columns([1, 3])
-    if add_col.button("Add a class", icon=":material/add:", key=f"{prefix}_add"):
-        st.session_state[count_key] += 1
-        st.rerun()
+    add_col.button("Add a class", icon=":material/add:", key=f"{prefix}_add", on_click=rows.add)
     if not use_col.button(use_label, type="primary"):
         return None
     chosen: dict[str, list] = {}
-    for i in range(n_classes):
-        name = st.session_state.get(f"{prefix}_name_{i}", "").strip()
-        value = st.session_state.get(f"{prefix}_{content}_{i}")
-        if not name and (value.strip() if isinstance(value, str) else value):
+    for i, name in enumerate(names):
+        found = examples(i)
+        if not name and found:
             st.warning(f"Class {i + 1} has {noun} but no name; give it a name to include it.")
         elif name:
-            chosen.setdefault(name, []).append(value)  # None when the row has no examples
+            chosen.setdefault(name, []).extend(found)
     return chosen
 
 
-def image_drop(column, key: str) -> None:
-    column.file_uploader("Images", accept_multiple_files=True, key=key,
-                         type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+def class_images(row: int, webcam: bool) -> None:
+    st.file_uploader("Images", accept_multiple_files=True, key=f"data_class_files_{row}",
+                     type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"])
+    camera_shots(ws.camera, row, f"data_camera_{row}", webcam)
 
 
-def example_lines(column, key: str) -> None:
-    column.text_area("Examples, one per line", key=key, height=120)
+def image_files(row: int) -> list[tuple[str, bytes]]:
+    """A class row's uploaded images and webcam shots, as (file name, bytes)."""
+    uploads = st.session_state.get(f"data_class_files_{row}") or []
+    return [(f.name, f.getvalue()) for f in uploads] + ws.camera.files(row)
+
+
+def example_lines(row: int) -> None:
+    ws.text_rows.text(st.text_area, f"data_text_lines_{row}", label="Examples, one per line", height=120)
+
+
+def typed_lines(row: int) -> list[str]:
+    return [line for line in ws.text_rows.typed.get(f"data_text_lines_{row}", "").splitlines() if line.strip()]
 
 
 def sample_loader(description: str) -> None:
@@ -92,11 +103,12 @@ def image_inputs() -> None:
             load_zip(uploaded, "train")
 
     with classes_tab:
-        st.markdown("Name each class and drop its images. Add as many classes as you need.")
-        uploads = per_class_inputs("data_class", "files", "images", "Use these images", image_drop)
-        if uploads is not None:
-            files = {name: [(f.name, f.getvalue()) for group in groups for f in group or []]
-                     for name, groups in uploads.items()}
+        st.markdown("Name each class, then drop its images or take photos with the webcam. Add as many classes "
+                    "as you need, then press **Use these images**.")
+        webcam = webcam_works()
+        files = per_class_inputs(ws.image_rows, "data_class", "images", "Use these images",
+                                 lambda row: class_images(row, webcam), image_files)
+        if files is not None:
             try:
                 with st.spinner("Checking images..."):
                     ws.set_data(build_dataset(*records_from_uploads(files)), "Images added per class", "classes")
@@ -121,10 +133,11 @@ def text_inputs() -> None:
     with typed_tab:
         st.markdown("Name each class and type one example per line. Ten short sentences per class are "
                     "enough for a first try.")
-        typed = per_class_inputs("data_text", "lines", "examples", "Use these examples", example_lines)
+        typed = per_class_inputs(ws.text_rows, "data_text", "examples", "Use these examples", example_lines,
+                                 typed_lines)
         if typed is not None:
             try:
-                table = table_from_pasted({name: "\n".join(b or "" for b in blocks) for name, blocks in typed.items()})
+                table = table_from_pasted({name: "\n".join(lines) for name, lines in typed.items()})
                 ws.set_data(build_text_dataset(table, "text", "label"), "Typed examples", "typed")
             except TLCoreError as exc:
                 show_error(exc)

@@ -1,5 +1,6 @@
-"""Predict: new images or texts through the model trained here or a saved run; CSV download; a
-closer look at one input (heat map or word importance, and the backbone's own ImageNet labels)."""
+"""Predict: new images (uploaded, or a webcam photo) or texts through the model trained here or a saved
+run; CSV download; a closer look at one input (heat map or word importance, and the backbone's own
+ImageNet labels)."""
 import pandas as pd
 import streamlit as st
 
@@ -7,7 +8,7 @@ from tlcore import TLCoreError
 from tlcore.app import (
     csv_download, explain, explanations_switch, glossary, heat_legend, highlighted_words, imagenet_top,
     load_classifier, plain, predict_table, run_choices, run_label, show_error, text_importance, texts_from_upload,
-    upload_digest, upload_heat, upload_thumbnail, workspace,
+    upload_digest, upload_heat, upload_thumbnail, webcam_works, workspace,
 )
 from tlcore.app import run_upload
 
@@ -69,13 +70,24 @@ if classifier.task == "text":
     csv_download(lambda: pd.DataFrame({"word": found.words, "importance": found.importance}), "word-importance.csv")
     st.stop()
 
-files = st.file_uploader("Images to classify", accept_multiple_files=True,
-                         type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"], key="predict_files")
+WEBCAM = "A webcam photo"
+source = st.radio("Classify", ["Images you upload", WEBCAM], horizontal=True, key="predict_source")
+if source == WEBCAM:
+    camera, answer = st.columns(2)
+    files = []
+    with camera:
+        if webcam_works():
+            photo = st.camera_input("Webcam", key="predict_camera", resolution="480p",
+                                    help="Press Take Photo. To try another, press Clear photo, then Take Photo again.")
+            files = [] if photo is None else [photo]
+else:
+    files = st.file_uploader("Images to classify", accept_multiple_files=True,
+                             type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"], key="predict_files")
 if not files:
     st.stop()
 
-pairs = [(f.name, f.getvalue()) for f in files]
-digests = [upload_digest(f) for f in files]  # each upload hashed once, the keys of everything below
+pairs = [("webcam photo.jpg" if source == WEBCAM else f.name, f.getvalue()) for f in files]
+digests = [upload_digest(f) for f in files]  # each upload or photo hashed once, the keys of everything below
 with st.spinner(f"Classifying {len(pairs)} images..."):
     table = predict_table(ws, choice, pairs, digests)
 
@@ -91,6 +103,10 @@ st.dataframe(
 download(table)
 
 readable = [i for i in range(len(pairs)) if "problem" not in table.columns or pd.isna(table["problem"][i])]
+if source == WEBCAM and readable:  # the answer beside the photo: a bar per class
+    answer.markdown(f"The model says: **{plain(table['predicted'][0])}**")
+    for column in prob_cols:
+        answer.progress(float(table[column][0]), text=f"{plain(column[2:])}: {table[column][0]:.2f}")
 if not readable:
     st.stop()
 st.subheader("Look closer")

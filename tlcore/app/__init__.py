@@ -19,6 +19,8 @@ from ..runs.archive import zip_run
 from ..runs.folders import run_folder_name, runs_dir, user_file_path
 from ..runs.sweep import sweep_problem
 from ..runs.work import SweepWork, TrainWork
+from .camera import CameraShots, Shot, camera_shots, webcam_allowed, webcam_works
+from .class_rows import ClassRows
 from .figures import confusion_chart, curve_charts, embedding_chart, example_caption
 from .insights import (
     heat_legend, heat_overlays, imagenet_top, predictions_frame, predictions_table, run_projection, run_separation,
@@ -42,6 +44,8 @@ __all__ = [
     # the workspace and the runs it can look at
     "KEY", "SESSION_PARAM", "THIS_SESSION", "Workspace", "run_choices", "run_folder", "run_folders", "run_label",
     "sweep_label", "workspace",
+    # the Data page's class rows and their webcam shots
+    "ClassRows", "CameraShots", "Shot", "camera_shots", "webcam_allowed", "webcam_works",
     # runs and projects opened from a file, and Save project
     "project_download", "project_upload", "run_upload",
     # cached loaders

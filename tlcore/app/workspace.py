@@ -19,6 +19,8 @@ from ..data import LabelledDataset, Table, build_dataset, build_text_dataset, di
 from ..runs import jobs
 from ..runs.folders import list_runs
 from ..runs.project import Project
+from .camera import CameraShots
+from .class_rows import ClassRows
 
 KEY = "tl_workspace"
 SESSION_PARAM = "session"  # the address carries the session's id, so a refresh finds its workspace again
@@ -51,6 +53,9 @@ class Workspace:
     val_key: str | None = None  # likewise for the separate validation data
     sweep_job_id: str | None = None  # a depth sweep started on the Compare page
     saved: dict[str, str] = field(default_factory=dict)  # this session's run folder -> where it was saved
+    image_rows: ClassRows = field(default_factory=ClassRows)  # the Data page's classes named for images
+    text_rows: ClassRows = field(default_factory=ClassRows)  # ... and for texts, with their typed examples
+    camera: CameraShots = field(default_factory=CameraShots)  # webcam shots per image class row
     opened_runs: dict[str, OpenedRun] = field(default_factory=dict)  # run folder -> a run opened from a file
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     last_seen: float = field(default_factory=time.monotonic)
