@@ -1,7 +1,7 @@
 """The app's entry point: `streamlit run app.py`. Names the pages and runs the one the visitor is on."""
 import streamlit as st
 
-st.set_page_config(page_title="Transfer Learning Studio", page_icon=":material/school:", layout="wide")
+st.set_page_config(page_title="Transfer Learning Studio", page_icon="🎓", layout="wide")
 st.navigation([
     st.Page("views/home.py", title="Home", icon=":material/school:", default=True),
     st.Page("views/1_Data.py", title="Data", icon=":material/upload:"),

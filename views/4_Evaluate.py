@@ -9,10 +9,11 @@ import streamlit as st
 from tlcore import TLCoreError, get_backbone_info
 from tlcore.app import (
     chart, confusion_chart, copy_run, csv_download, curve_charts, embedding_chart, example_caption, explain,
-    explanations_switch, glossary, heat_legend, heat_overlays, highlighted_words, load_choice, majority_baseline,
-    methods, need_result, operating_point, plain, predictions_frame, predictions_table, project_download, run_choices,
-    run_folder, run_folder_name, run_intervals, run_label, run_projection, run_separation, run_upload,
-    run_word_importance, runs_dir, show_error, thumbnails, validation_image, workspace, zip_run,
+    explanations_switch, export_section, glossary, heat_legend, heat_overlays, highlighted_words, load_choice,
+    majority_baseline, methods, need_result, operating_point, plain, predictions_frame, predictions_table,
+    project_download, run_choices, run_folder, run_folder_name, run_intervals, run_label, run_projection,
+    run_separation, run_upload, run_word_importance, runs_dir, show_error, thumbnails, validation_image, workspace,
+    zip_run,
 )
 
 ws = workspace()
@@ -226,6 +227,7 @@ with tabs["All predictions"]:
 if choice not in ws.session_runs():
     st.download_button("Download this saved run (zip)", lambda: zip_run(folder), f"{folder.name}.zip",
                        "application/zip", icon=":material/download:", key=f"zip-{key}")
+    export_section(record, key)
     st.stop()
 
 st.subheader("Save this model")
@@ -251,4 +253,5 @@ except TLCoreError:
     zip_name = folder.parent.name
 st.download_button("Download this run (zip)", lambda: zip_run(saved or folder), f"{zip_name}.zip", "application/zip",
                    icon=":material/download:", key=f"zip-{key}")
+export_section(record, key)
 st.page_link("views/5_Predict.py", label="Next: predict new examples", icon=":material/arrow_forward:")

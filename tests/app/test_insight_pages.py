@@ -212,3 +212,13 @@ def test_predict_images_are_classified_drawn_and_explained_once(session_with_run
     assert not app.exception
     assert calls["grad_cam"] == 2 and count_top["top"] == 2 and calls["load_pixels"] == 2
     assert calls["csv_text"] == 0
+
+
+def test_evaluate_exports_the_run_for_plain_python_after_checking_it(session_with_run, trained):
+    app = page("views/4_Evaluate.py", session_with_run)
+    button = next(b for b in app.button if b.label == "Export for Python (ONNX)")
+    button.click().run(timeout=300)
+    assert not app.exception
+    assert any(s.value.startswith(f"Checked on {len(trained.y_val)} validation images") for s in app.success)
+    assert any("python predict.py" in c.value for c in app.code)
+    assert not [b for b in app.button if b.label == "Export for Python (ONNX)"]  # made once, then offered

@@ -21,6 +21,7 @@ from ..runs.sweep import sweep_problem
 from ..runs.work import SweepWork, TrainWork
 from .camera import CameraShots, Shot, camera_shots, webcam_allowed, webcam_works
 from .class_rows import ClassRows
+from .exports import export_section
 from .figures import confusion_chart, curve_charts, embedding_chart, example_caption
 from .insights import (
     heat_legend, heat_overlays, imagenet_top, predictions_frame, predictions_table, run_projection, run_separation,
@@ -47,7 +48,7 @@ __all__ = [
     # the Data page's class rows and their webcam shots
     "ClassRows", "CameraShots", "Shot", "camera_shots", "webcam_allowed", "webcam_works",
     # runs and projects opened from a file, and Save project
-    "project_download", "project_upload", "run_upload",
+    "project_download", "project_upload", "run_upload", "export_section",
     # cached loaders
     "RunVersion", "cached_freeze_summary", "cached_run", "cached_table", "choice_version", "digest",
     "folder_version", "load_choice", "load_classifier", "predict_table", "run_intervals", "run_version",

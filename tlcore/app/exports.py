@@ -47,6 +47,7 @@ def export_section(record: Run, key: str) -> None:
         except TLCoreError as exc:
             show_error(exc)
             return
+        st.rerun()  # drawn again as made: the check and the download, without the button
     if not is_export(folder):
         return
     verified = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["verified"]

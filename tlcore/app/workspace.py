@@ -176,8 +176,9 @@ def sweep_label(trainable_blocks: int) -> str:
 def run_choices(ws: Workspace) -> list[str]:
     """This session's finished runs (Train page, then sweep), the runs it opened from a file, then every
     saved run folder, newest first. A session run that was saved is listed once, as the session's."""
-    copies = set(ws.saved.values())
-    return list(ws.session_runs()) + list(ws.opened_runs) + [str(p) for p in list_runs() if str(p) not in copies]
+    runs = ws.session_runs()
+    copies = {ws.saved[str(folder)] for folder in runs.values() if str(folder) in ws.saved}  # others: listed as saved
+    return list(runs) + list(ws.opened_runs) + [str(p) for p in list_runs() if str(p) not in copies]
 
 
 def run_label(ws: Workspace, choice: str) -> str:
