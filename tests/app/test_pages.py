@@ -10,7 +10,7 @@ from tests.job_work import Blocking, CopyRun
 from tlcore import TrainConfig, build_dataset, save_run
 from tlcore.runs import jobs
 from tlcore.data import digits_sample
-from tlcore.app import KEY, Workspace
+from tlcore.app import KEY, THIS_SESSION, Workspace, copy_run, run_choices
 
 TIMEOUT = 120
 REPO = Path(__file__).resolve().parents[2]
@@ -212,3 +212,13 @@ def test_data_page_reads_each_zip_once(monkeypatch):
     assert not app.exception and len(reads) == 2 and len(app.session_state[KEY].val_dataset) == 2
     app.file_uploader(key="val_zip").set_value(None).run()  # the separate validation data removed
     assert app.session_state[KEY].val_dataset is None and app.session_state[KEY].val_key is None
+
+
+def test_a_run_saved_before_new_data_stays_in_the_pickers(trained, shapes_dataset, tmp_path, monkeypatch):
+    monkeypatch.setenv("TLCORE_RUNS_DIR", str(tmp_path))
+    ws = session_with(trained, shapes_dataset)
+    saved = copy_run(ws.session_runs()[THIS_SESSION], tmp_path / "kept", overwrite=False)
+    ws.saved[str(ws.session_runs()[THIS_SESSION])] = str(saved)
+    assert run_choices(ws) == [THIS_SESSION]  # listed once, as this session's run
+    ws.set_data(shapes_dataset, "other data", "other")
+    assert run_choices(ws) == [str(saved)]  # the session's run is gone; its saved copy is still there
