@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 
@@ -48,11 +49,15 @@ def shape_records(per_class: int = 12, seed: int = 0) -> list[Record]:
             for kind in ("circle", "stripes") for i in range(per_class)]
 
 
-def make_zip(files: dict[str, bytes]) -> bytes:
+def make_zip(files: dict[str, bytes], links=()) -> bytes:
+    """A zip of {name: bytes}; the names in `links` are stored as symbolic links."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in files.items():
-            archive.writestr(name, data)
+            info = zipfile.ZipInfo(name)
+            if name in links:
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, data)
     return buffer.getvalue()
 
 

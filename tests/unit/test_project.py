@@ -3,14 +3,13 @@ and every kind of bad or tampered project refused with a sentence, nothing writt
 import io
 import json
 import os
-import stat
 import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import shape_records, val_files
+from tests.conftest import make_zip, shape_records, val_files
 from tlcore import TrainConfig, build_dataset
 from tlcore.data import Table, build_text_dataset
 from tlcore.runs.files import load_classifier, load_run, save_run
@@ -85,17 +84,6 @@ def entries(raw: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def rezip(files: dict[str, bytes], links=()) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name)
-            if name in links:
-                info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
 def manifest_change(change):
     def edit(files):
         manifest = json.loads(files["project.json"])
@@ -112,7 +100,7 @@ def change_run(change):
     def edit(files):
         inner = entries(files[run_entry(files)])
         change(inner)
-        files[run_entry(files)] = rezip(inner)
+        files[run_entry(files)] = make_zip(inner)
     return edit
 
 
@@ -152,7 +140,7 @@ def test_a_tampered_project_is_refused_with_a_sentence(project_file, tmp_path, m
     files = entries(project_file)
     links = change(files)  # a list names the entries to store as links
     with pytest.raises(ProjectError, match=says) as caught:
-        read_project(rezip(files, links if isinstance(links, list) else ()), "lesson.tlproject")
+        read_project(make_zip(files, links if isinstance(links, list) else ()), "lesson.tlproject")
     assert caught.value.user_message.startswith("'lesson.tlproject' cannot be opened as a project: ")
     assert not any(tmp_path.iterdir()) and not (tmp_path.parent / "evil.json").exists()  # nothing written
 
@@ -161,14 +149,14 @@ def test_an_image_that_is_not_one_is_refused(image_project):
     files = entries(project_bytes(image_project))
     files["data/train/00003.png"] = b"\x80\x04 a pickle named like a picture"
     with pytest.raises(ProjectError, match="the image 'circle/circle_3.png' in it is not one the app can read"):
-        read_project(rezip(files), "shapes.tlproject")
+        read_project(make_zip(files), "shapes.tlproject")
 
 
 def test_bytes_that_are_not_a_zip_are_refused():
     with pytest.raises(ProjectError, match="not a project file \\(not a zip\\), or it is damaged"):
         read_project(os.urandom(3000), "junk.tlproject")
     with pytest.raises(ProjectError, match="holds no project.json.*Data page"):
-        read_project(rezip({"cats/1.jpg": b"x", "dogs/1.jpg": b"y"}), "photos.tlproject")
+        read_project(make_zip({"cats/1.jpg": b"x", "dogs/1.jpg": b"y"}), "photos.tlproject")
 
 
 def test_a_project_over_the_limits_is_refused(project_file, monkeypatch):
@@ -183,6 +171,6 @@ def test_a_project_over_the_limits_is_refused(project_file, monkeypatch):
         read_project(bomb, "bomb.tlproject")
     monkeypatch.setenv("TLCORE_MAX_TOTAL_MB", "1024")
     monkeypatch.setenv("TLCORE_MAX_IMAGES", "10")
-    many = rezip({"project.json": b"{}", **{f"data/train/{i:05d}.png": b"x" for i in range(200)}})
+    many = make_zip({"project.json": b"{}", **{f"data/train/{i:05d}.png": b"x" for i in range(200)}})
     with pytest.raises(ProjectError, match="holds 201 files, more than a project of 10 images"):
         read_project(many, "many.tlproject")

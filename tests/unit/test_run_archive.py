@@ -1,14 +1,13 @@
 """A run zip opened where a run folder is: the same answers, unpacked once, and every kind of bad or
 tampered zip refused with a sentence."""
-import io
 import json
 import os
-import stat
 import zipfile
 
 import numpy as np
 import pytest
 
+from tests.conftest import make_zip
 from tlcore.cli import main
 from tlcore.core.errors import RunLoadError
 from tlcore.runs.archive import unpack_run, zip_run
@@ -28,15 +27,8 @@ def entries(path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def rezip(files: dict[str, bytes], path, links=()) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            info = zipfile.ZipInfo(name)
-            if name in links:
-                info.external_attr = (stat.S_IFLNK | 0o777) << 16
-            archive.writestr(info, data)
-    path.write_bytes(buffer.getvalue())
+def rezip(files: dict[str, bytes], path, links=()):
+    path.write_bytes(make_zip(files, links))
     return path
 
 
