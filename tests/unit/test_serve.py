@@ -246,7 +246,9 @@ def test_a_bad_image_request_is_refused_in_a_sentence(image_server, make, status
 
 
 TEXT_REFUSALS = {
-    "images sent to a text run": (lambda: multipart([("files", "a.png", b"x")]), 415, "This run classifies texts, not"),
+    "images sent to a text run": (lambda: multipart([("files", "a.png", b"x")]), 415,
+                                  "This run classifies texts, sent as JSON, not a form"),
+    "an empty body": (lambda: b"", 422, "The request has no body"),
     "not JSON": (lambda: b"{texts: [", 400, "The body is not valid JSON (Expecting property name"),
     "not UTF-8": (lambda: b'{"texts": ["\xff\xfe"]}', 400, "The body is not valid JSON"),
     "nested too deeply": (lambda: b"[" * 100_000, 400, "The body is not valid JSON (nested too deeply)"),
@@ -254,11 +256,11 @@ TEXT_REFUSALS = {
     "another key": (lambda: b'{"text": ["a"]}', 422, 'not an object with the keys "text"'),
     "texts not a list": (lambda: b'{"texts": "a"}', 422, '"texts" must be a list of strings, not a string'),
     "no texts": (lambda: b'{"texts": []}', 422, '"texts" is empty'),
-    "a number among the texts": (lambda: b'{"texts": ["a", 3]}', 422, "but item 1 is a number"),
-    "a lone surrogate": (lambda: b'{"texts": ["a", "\\ud800"]}', 422, "Text 1 holds a lone surrogate"),
-    "an empty text": (lambda: b'{"texts": ["a", "  "]}', 422, "Text 1 is empty"),
+    "a number among the texts": (lambda: b'{"texts": ["a", 3]}', 422, "but item 2 is a number"),
+    "a lone surrogate": (lambda: b'{"texts": ["a", "\\ud800"]}', 422, "Text 2 holds a lone surrogate"),
+    "an empty text": (lambda: b'{"texts": ["a", "  "]}', 422, "Text 2 is empty"),
     "a text over max_text_chars": (lambda: json.dumps({"texts": ["a" * 201]}).encode(), 413,
-                                   "Text 0 has 201 characters; the limit is 200 (setting max_text_chars"),
+                                   "Text 1 has 201 characters; the limit is 200 (setting max_text_chars"),
     "more texts than max_request_items": (lambda: json.dumps({"texts": ["a"] * 9}).encode(), 413,
                                           "holds 9 texts; the limit is 8"),
 }
@@ -355,6 +357,8 @@ def test_docs_and_openapi_describe_the_routes(image_server):
     assert status == 200 and {"/health", "/info", "/predict"} <= set(schema["paths"])
     predict = schema["paths"]["/predict"]["post"]
     assert "multipart/form-data" in predict["requestBody"]["content"]
+    files = predict["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]["files"]
+    assert files["items"] == {"type": "string", "format": "binary"}  # the API page offers a file picker
     assert {"200", "400", "413", "415", "422"} <= set(predict["responses"])
     assert {"Prediction", "Predictions", "Info", "Health"} <= set(schema["components"]["schemas"])
 

@@ -119,7 +119,7 @@ def predict_description(task: str) -> str:
 
 def request_body(task: str) -> dict:
     if task == "image":
-        image = {"type": "string", "contentMediaType": "application/octet-stream"}  # a file, as FastAPI writes it
+        image = {"type": "string", "format": "binary"}  # a file: the API page offers a file picker for each
         files = {"type": "array", "items": image, "description": "The images, each as a file part."}
         schema = {"type": "object", "required": ["files"], "properties": {"files": files}}
         return {"required": True, "content": {FORM: {"schema": schema}}}

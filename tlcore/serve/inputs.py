@@ -33,11 +33,15 @@ def check_request(request: Request, task: str, limits: Limits) -> None:
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     wanted, other = (FORM, JSON) if task == "image" else (JSON, FORM)
     hint = IMAGE_HINT if task == "image" else TEXT_HINT
+    if kind == other and task == "text":
+        raise Refused(415, f"This run classifies texts, sent as JSON, not a form (or images). {hint}")
     if kind == other:
-        raise Refused(415, f"This run classifies {task}s, not {'texts' if task == 'image' else 'images'}. {hint}")
+        raise Refused(415, f"This run classifies images, not texts. {hint}")
     if kind != wanted:
         raise Refused(415, f"The body is {kind or 'of no stated type'}; this run takes {wanted}. {hint}")
     length = request.headers.get("content-length")
+    if length in (None, "0") and request.method == "POST" and "transfer-encoding" not in request.headers:
+        raise Refused(422 if length == "0" else 411, f"The request has no body. {hint}")
     if length is None or not (length.isascii() and length.isdigit()):
         raise Refused(411, "The request does not state its length (Content-Length). Send the body in one piece; "
                            "curl, browsers and most HTTP clients do.")
@@ -129,14 +133,14 @@ async def read_texts(request: Request, limits: Limits) -> list[str]:
         raise too_many(len(texts), "texts", limits)
     for i, text in enumerate(texts):
         if not isinstance(text, str):
-            raise Refused(422, f'"texts" must be a list of strings, but item {i} is {json_kind(text)}. '
+            raise Refused(422, f'"texts" must be a list of strings, but item {i + 1} is {json_kind(text)}. '
                                f"{TEXT_HINT}")
         if not valid_unicode(text):
-            raise Refused(422, f"Text {i} holds a lone surrogate (half of a \\uD800-\\uDFFF pair), which is not a "
+            raise Refused(422, f"Text {i + 1} holds a lone surrogate (half of a \\uD800-\\uDFFF pair), which is not a "
                                "character. Send valid Unicode text.")
         if not text.strip():
-            raise Refused(422, f"Text {i} is empty. Send only texts with words in them.")
+            raise Refused(422, f"Text {i + 1} is empty. Send only texts with words in them.")
         if len(text) > limits.max_text_chars:
-            raise Refused(413, f"Text {i} has {len(text):,} characters; {limits.says('max_text_chars')}. "
+            raise Refused(413, f"Text {i + 1} has {len(text):,} characters; {limits.says('max_text_chars')}. "
                                "Send a shorter text.")
     return texts
