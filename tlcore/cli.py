@@ -135,6 +135,8 @@ def _expand_texts(inputs: list[str]) -> list[str]:
         path = Path(item)
         if path.suffix.lower() in TABLE_SUFFIXES and path.is_file():
             texts += texts_from_upload(read_file(path), path.name)
+        elif path.suffix.lower() in TABLE_SUFFIXES and len(item.split()) == 1:
+            raise DataError(f"'{item}' does not exist. Give a file of texts that exists, or type the texts themselves.")
         else:
             texts.append(item)
     if not texts:
@@ -183,7 +185,8 @@ def cmd_predict(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(csv_text(table), encoding="utf-8")
     failed = table["predicted"].isna().sum() if "problem" in table else 0
-    print(f"Wrote {len(table)} predictions to {args.out}" + (f" ({failed} unreadable, see 'problem')" if failed else ""))
+    unreadable = f" ({failed} unreadable, see 'problem')" if failed else ""
+    print(f"Wrote {len(table)} prediction{'' if len(table) == 1 else 's'} to {args.out}{unreadable}")
     return 0
 
 
@@ -249,8 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     export = sub.add_parser("export", help="a saved run as ONNX with a plain predict.py, or as one zip")
     export.add_argument("run", help="a saved run folder or run zip")
-    export.add_argument("--format", choices=["onnx", "zip"], default="onnx")
-    export.add_argument("--out", required=True, help="onnx: a new folder; zip: a .zip file name")
+    export.add_argument("--format", choices=["onnx", "zip"], default="onnx",
+                        help="onnx: model.onnx with predict.py and a model card (default); zip: the run as one file")
+    export.add_argument("--out", required=True,
+                        help="onnx: a new folder (or an earlier export, replaced); zip: a .zip file name")
     export.set_defaults(func=cmd_export)
 
     served = sub.add_parser("serve", help="answer predictions over HTTP (docs at /docs)")

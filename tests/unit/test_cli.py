@@ -109,6 +109,8 @@ def test_text_train_then_predict(tmp_path, capsys):
     table = pd.read_csv(out_csv)
     assert list(table.columns) == ["text", "predicted", "confidence", "p_music", "p_weather"]
     assert table["predicted"].tolist() == ["weather", "music", "weather"]
+    assert main(["predict", str(run), str(tmp_path / "nosuch.csv"), "--out", str(out_csv)]) == 2  # a typo, not a text
+    assert "'" + str(tmp_path / "nosuch.csv") + "' does not exist" in capsys.readouterr().err
 
 
 def test_text_classic_backbone_and_head_from_the_command_line(tmp_path, capsys):

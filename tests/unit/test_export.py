@@ -124,6 +124,8 @@ def test_an_exported_text_model_answers_like_the_app_without_torch(text_runs, ex
     app = load_classifier(saved).predict_table([*run.val_texts, typed])
     assert list(rows[0]) == list(app.columns)
     assert [r["text"] for r in rows] == [*run.val_texts, "'" + typed]
+    missing = run_predict(export, tmp_path / "nosuch.csv", "--out", tmp_path / "p.csv")
+    assert missing.returncode != 0 and "nosuch.csv' does not exist" in missing.stderr  # a typo, not a text
     for got, (_, expected) in zip(rows, app.iterrows()):
         assert got["predicted"] == expected["predicted"]
         for c in run.classes:

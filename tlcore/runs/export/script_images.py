@@ -28,9 +28,9 @@ def image_files(items: list[str]) -> list[Path]:
     return files
 
 
-def pixels_of(path: Path, labels: dict) -> np.ndarray:
+def pixels_of(path: str | Path, labels: dict) -> np.ndarray:
     """uint8 [3, size, size] as the model was trained to see the image; UnreadableImage says why not."""
-    prep, limit = labels["preprocessing"], labels["limits"]
+    prep, limit, path = labels["preprocessing"], labels["limits"], Path(path)
     if path.stat().st_size > limit["max_file_mb"] * MB:
         raise UnreadableImage(f"larger than {limit['max_file_mb']} MB")
     image = decode(path.read_bytes(), path.name, max_megapixels=limit["max_megapixels"],

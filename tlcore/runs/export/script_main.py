@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         writer.writerow(map(escape_formula, columns))
         writer.writerows(lines)
     failed = sum("problem" in row for row in rows)
-    print(f"Wrote {len(rows)} predictions to {out}" + (f" ({failed} unreadable, see 'problem')" if failed else ""))
+    unreadable = f" ({failed} unreadable, see 'problem')" if failed else ""
+    print(f"Wrote {len(rows)} prediction{'' if len(rows) == 1 else 's'} to {out}{unreadable}")
     return 0
 
 

@@ -12,7 +12,7 @@ HERE = Path(__file__).resolve().parent  # inlined
 
 def texts_of(items: list[str]) -> list[str]:
     """Each item is a file of texts (a .txt: one per line; a .csv/.tsv: the column named text, else the
-    first column) or a text itself."""
+    first column) or a text itself; a single word naming such a file that does not exist stops."""
     texts = []
     for item in items:
         path = Path(item)
@@ -24,6 +24,8 @@ def texts_of(items: list[str]) -> list[str]:
             header = [name.strip().lower() for name in table[0]] if table else []
             column = header.index("text") if "text" in header else 0
             texts += [row[column].strip() for row in table[1:] if len(row) > column and row[column].strip()]
+        elif path.suffix.lower() in (".txt", ".csv", ".tsv") and len(item.split()) == 1:
+            raise SystemExit(f"error: '{item}' does not exist. Give a file of texts that exists, or type the texts.")
         else:
             texts.append(item)
     if not texts:
