@@ -15,10 +15,10 @@ import pytest
 from tests.conftest import val_files
 from tlcore import TrainConfig, train
 from tlcore.cli import main
-from tlcore.core.errors import ExportError, RunPathError
+from tlcore.core.errors import ExportError, RunLoadError, RunPathError
 from tlcore.runs.archive import zip_run
 from tlcore.runs.export import export_onnx, export_zip
-from tlcore.runs.files import load_classifier, save_run
+from tlcore.runs.files import load_classifier, load_run, save_run
 
 BLOCKED = ("torch", "tlcore", "transformers", "sentence_transformers", "sklearn", "pandas", "safetensors")
 RUN_WITHOUT_TORCH = f"""
@@ -202,3 +202,12 @@ def test_an_earlier_export_is_replaced(image_runs, exports, tmp_path):
         json.dumps({**json.loads((tmp_path / "export" / "labels.json").read_text()), "run": "old"}))
     export_onnx(saved, tmp_path / "export")
     assert json.loads((tmp_path / "export" / "labels.json").read_text())["run"] == "logistic"
+
+
+def test_an_unzipped_export_or_a_missing_folder_is_named_as_such(exports, tmp_path):
+    export = exports("frozen")
+    with pytest.raises(RunLoadError, match="is an export: its run is the folder"):
+        load_classifier(export)
+    with pytest.raises(RunLoadError, match="does not exist"):
+        load_run(tmp_path / "nosuch")
+    assert load_classifier(export / "run").classes  # the run inside it

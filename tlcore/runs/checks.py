@@ -88,6 +88,11 @@ def _check_model_specs(specs: dict, config: dict) -> None:
 
 def checked_config(run_dir: Path) -> dict:
     """config.json of a folder that is one of our runs, with every field and the model's tensor shapes checked."""
+    if not run_dir.exists():
+        raise RunLoadError(f"'{run_dir}' does not exist. Give the folder that training wrote, or a run zip.")
+    if (run_dir / "run" / "config.json").is_file() and not (run_dir / "config.json").is_file():
+        raise RunLoadError(f"'{run_dir}' is an export: its run is the folder '{run_dir / 'run'}' inside it. Give that "
+                           "folder, or the export's zip.")
     missing = [f for f in FILES if not (run_dir / f).is_file()]
     if missing:
         raise RunLoadError(f"'{run_dir}' is not a saved run: {', '.join(missing)} missing. "

@@ -164,10 +164,10 @@ def load_run(run_dir: str | Path) -> Run:
     file raises RunLoadError naming what is wrong."""
     run_dir = run_location(run_dir)
     recover(run_dir)
+    config = checked_config(run_dir)
     if not (run_dir / "validation.safetensors").is_file():
         raise RunLoadError(f"'{run_dir.name}' was saved by an earlier version without its validation data, so "
                            "its charts cannot be redrawn. It still predicts; train and save it again for the charts.")
-    config = checked_config(run_dir)
     task, classes = config.get("task", "image"), list(config["classes"])
     with reading(run_dir):
         n = check_validation_specs(tensor_specs(run_dir / "validation.safetensors"), len(classes))
