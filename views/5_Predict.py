@@ -21,7 +21,7 @@ explanations_switch()
 run_upload(ws, "predict_model")  # above the picker, so a run zip opens before any model exists
 sources = run_choices(ws)
 if not sources:
-    st.info("No model yet: train one on the Train page, or save one from the Evaluate page.")
+    st.info("No model yet: train one on the Train page, save one from the Evaluate page, or open a run zip above.")
     st.stop()
 choice = st.selectbox("Model", sources, format_func=lambda c: run_label(ws, c), key="predict_model")
 try:
@@ -93,6 +93,13 @@ with st.spinner(f"Classifying {len(pairs)} images..."):
 
 shown = table.copy()
 shown.insert(0, "image", [upload_thumbnail(n, c, d) for (n, d), c in zip(pairs, digests)])
+if "problem" in table.columns:  # unreadable files: named with their reason, not rows of empty cells
+    failed = table["problem"].notna()
+    st.warning(f"{int(failed.sum())} of {len(table)} files could not be read and were left out: "
+               + "; ".join(f"{plain(str(n))}: {plain(str(r))}" for n, r in zip(table["file"][failed],
+                                                                           table["problem"][failed])),
+               icon=":material/warning:")
+    shown = shown[~failed].drop(columns="problem")
 prob_cols = [c for c in table.columns if c.startswith("p_")]
 st.dataframe(
     shown, hide_index=True, row_height=64,

@@ -222,3 +222,16 @@ def test_evaluate_exports_the_run_for_plain_python_after_checking_it(session_wit
     assert any(s.value.startswith(f"Checked on {len(trained.y_val)} validation images") for s in app.success)
     assert any("python predict.py" in c.value for c in app.code)
     assert not [b for b in app.button if b.label == "Export for Python (ONNX)"]  # made once, then offered
+
+
+def test_predict_names_an_unreadable_file_instead_of_a_row_of_empty_cells(session_with_run):
+    from ..conftest import shape_records
+
+    files = [(r.name.split("/")[-1], r.data, "image/png") for r in shape_records(per_class=1, seed=6)]
+    app = page("views/5_Predict.py", session_with_run)
+    app.file_uploader(key="predict_files").set_value([*files, ("notes.jpg", b"my notes", "image/jpeg")]).run()
+    assert not app.exception
+    assert any(w.value.startswith("1 of 3 files could not be read") and "notes.jpg: not an image" in w.value
+               for w in app.warning)
+    table = app.dataframe[0].value
+    assert len(table) == 2 and "problem" not in table.columns and table["predicted"].notna().all()

@@ -13,7 +13,6 @@ from ..core.errors import TLCoreError
 from ..core.settings import cache_settings
 from ..runs.archive import zip_run
 from ..runs.export import export_onnx, is_export
-from ..runs.folders import run_folder_name
 from ..runs.run import Run
 from .loaders import run_version
 from .widgets import plain, show_error
@@ -22,10 +21,8 @@ from .widgets import plain, show_error
 def export_folder(record: Run) -> Path:
     """Where this version of the run is exported to (the same folder for every session)."""
     digest = hashlib.sha256(repr(run_version(record)).encode()).hexdigest()[:20]
-    try:
-        name = run_folder_name(record.label)
-    except TLCoreError:
-        name = "run"
+    config = record.config
+    name = f"{config.backbone}-k{config.trainable_blocks}-{Path(record.folder).name}"  # distinct for every run
     return cache_settings().folder / "exports" / digest / f"{name}-onnx"
 
 
