@@ -16,7 +16,8 @@ import torch
 from ...backbones import get_backbone_info
 from ...core.errors import ExportError, RunPathError
 from ...core.settings import limits
-from ..archive import zip_run
+from ..archive import run_location, zip_run
+from ..checks import checked_config
 from ..files import load_run
 from ..folders import is_run, run_files, swap_in
 from ..run import Run
@@ -60,10 +61,11 @@ def _check_target(out: Path, kind: str, hint: str) -> Path:
 def export_zip(run_dir: str | Path, out: str | Path) -> Path:
     """The whole run folder (or run zip) as one zip file at out."""
     target = _check_target(Path(out), "zip", "Type a new .zip file name, e.g. --out my-run.zip.")
-    run = load_run(run_dir)
+    folder = run_location(run_dir)
+    checked_config(folder)  # one of our runs (an older one without its validation data too)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.part")
-    staging.write_bytes(zip_run(run.folder))
+    staging.write_bytes(zip_run(folder))
     os.replace(staging, target)
     return Path(out)
 
