@@ -233,3 +233,17 @@ def test_different_seeds_at_the_same_time_give_different_runs(monkeypatch, small
     jobs.device_queue.cache_clear()
     first, second = run_together(small_training(small_shapes, 3), small_training(small_shapes, 4))
     assert first["val_proba"] != second["val_proba"] and first["history"] != second["history"]
+
+
+def test_a_phase_first_reported_part_done_estimates_from_its_second_report(tmp_path, monkeypatch):
+    from tlcore.runs import worker
+
+    now = [0.0]
+    monkeypatch.setattr(worker.time, "monotonic", lambda: now[0])
+    writer = worker.StatusWriter(tmp_path, epochs=1)
+    now[0] = 10.0
+    writer.on_phase("Running the frozen blocks", 64, 400)  # the first batch already done: its time is unknown
+    assert writer.state["eta_s"] is None  # "estimating", not "about 0 s left"
+    now[0] = 12.0
+    writer.on_phase("Running the frozen blocks", 128, 400)  # 64 in 2 s, so 272 more take 8.5 s
+    assert writer.state["eta_s"] == pytest.approx(8.5)

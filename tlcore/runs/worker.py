@@ -29,6 +29,7 @@ class StatusWriter(Callback):
         self.state = {"status": RUNNING, "phase": "Starting", "done": 0, "total": 0, "eta_s": None,
                       "history": [], "notes": [], "started_at": time.time()}
         self._phase_started = self._written = time.monotonic()
+        self._phase_first_done = 0  # the count at the phase's first report: the rate is measured from there
         self._training_started: float | None = None
 
     def write(self, **changes) -> None:
@@ -48,11 +49,11 @@ class StatusWriter(Callback):
     def on_phase(self, phase: str, done: int, total: int) -> None:
         now = time.monotonic()
         if phase != self.state["phase"]:
-            self._phase_started = now
+            self._phase_started, self._phase_first_done = now, done
         elif now - self._written < WRITE_EVERY_S and done < total:
             return
-        elapsed = now - self._phase_started
-        eta = elapsed / done * (total - done) if done and total else None
+        counted = done - self._phase_first_done  # a phase first reported part-done has no time for that part
+        eta = (now - self._phase_started) / counted * (total - done) if counted > 0 and total else None
         self.write(phase=phase, done=done, total=total, eta_s=eta)
 
     def on_batch_size(self, batch_size: int) -> None:
