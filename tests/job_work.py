@@ -27,6 +27,8 @@ class Blocking:
 
     def __call__(self, callbacks, folder: Path) -> str:
         Path(self.signals, f"{self.name}.ran").touch()
+        for cb in callbacks:
+            cb.on_phase("Counting", 0, 10)  # the phase starts; then it is halfway until released
         while not Path(self.signals, f"{self.name}.release").exists():
             for cb in callbacks:
                 cb.on_phase("Counting", 5, 10)

@@ -58,7 +58,7 @@ def test_second_job_waits_its_turn_and_sees_its_place(tmp_path):
 def test_progress_of_a_phase_has_a_count_and_an_eta(tmp_path):
     work = Blocking(str(tmp_path), "counting")
     job = jobs.submit(work, 1)
-    wait_for(lambda: job.snapshot().phase == "Counting")
+    wait_for(lambda: job.snapshot().done == 5)
     snap = job.snapshot()
     assert (snap.done, snap.total) == (5, 10) and snap.eta_s is not None and snap.eta_s >= 0
     work.release()
