@@ -3,7 +3,6 @@ zip), made once per run version in the cache folder and checked against the app 
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import streamlit as st
@@ -12,7 +11,7 @@ from ..backbones import get_backbone_info
 from ..core.errors import TLCoreError
 from ..core.settings import cache_settings
 from ..runs.archive import zip_run
-from ..runs.export import export_onnx, is_export
+from ..runs.export import export_labels, export_onnx
 from ..runs.run import Run
 from .loaders import run_version
 from .widgets import plain, show_error
@@ -37,7 +36,10 @@ def export_section(record: Run, key: str) -> None:
     st.markdown("Export the model as **ONNX** with a small `predict.py` that runs with plain Python "
                 "(onnxruntime, no PyTorch), plus a model card that says what it can and cannot do.")
     folder = export_folder(record)
-    if not is_export(folder) and st.button("Export for Python (ONNX)", icon=":material/output:", key=f"onnx-{key}"):
+    labels = export_labels(folder)  # read once per rerun: None until this run version is exported
+    if labels is None:
+        if not st.button("Export for Python (ONNX)", icon=":material/output:", key=f"onnx-{key}"):
+            return
         try:
             with st.spinner("Exporting, then checking it answers like the app on the validation examples..."):
                 export_onnx(record.folder, folder, name=record.label)
@@ -45,9 +47,7 @@ def export_section(record: Run, key: str) -> None:
             show_error(exc)
             return
         st.rerun()  # drawn again as made: the check and the download, without the button
-    if not is_export(folder):
-        return
-    verified = json.loads((folder / "labels.json").read_text(encoding="utf-8"))["verified"]
+    verified = labels["verified"]
     st.success(f"Checked on {verified['examples']} validation {record.task}s: the exported model's probabilities "
                f"are the app's within {verified['max_difference']:.0e}.", icon=":material/check_circle:")
     st.download_button("Download the ONNX export (zip)", lambda: zip_run(folder), f"{folder.name}.zip",

@@ -22,20 +22,26 @@ from ..files import load_run
 from ..folders import is_run, run_files, swap_in
 from ..run import Run
 from .card import model_card
-from .graph import MAX_CHECKED, check_graph, graph_inputs, write_graph
+from .graph import MAX_CHECKED, check_graph, graph_inputs, graph_of, write_graph
 from .script import predict_script
 
 FORMAT = "tlcore-export/1"
 REQUIREMENTS = {"image": ["onnxruntime>=1.17", "numpy>=1.26", "pillow>=10.3"],
                 "text": ["onnxruntime>=1.17", "numpy>=1.26", "tokenizers>=0.15"]}
-__all__ = ["FORMAT", "export_onnx", "export_zip", "is_export"]
+__all__ = ["FORMAT", "export_labels", "export_onnx", "export_zip", "is_export"]
+
+
+def export_labels(folder: str | Path) -> dict | None:
+    """labels.json of an export folder; None if the folder is not one of our exports."""
+    try:
+        labels = json.loads((Path(folder) / "labels.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return labels if isinstance(labels, dict) and labels.get("format") == FORMAT else None
 
 
 def is_export(folder: str | Path) -> bool:
-    try:
-        return json.loads((Path(folder) / "labels.json").read_text(encoding="utf-8")).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+    return export_labels(folder) is not None
 
 
 def _check_target(out: Path, kind: str, hint: str) -> Path:
@@ -112,8 +118,9 @@ def _write_onnx(run: Run, folder: Path) -> None:
     clf = run.classifier
     feeds = _validation_feeds(run)
     example = {name: t[:2] for name, t in feeds.items()}
-    write_graph(clf, example, folder / "model.onnx")
-    verified = check_graph(clf, folder / "model.onnx", feeds, run.val_proba[:MAX_CHECKED])
+    graph = graph_of(clf)
+    write_graph(graph, example, folder / "model.onnx", run.config.backbone)
+    verified = check_graph(graph, folder / "model.onnx", feeds, run.val_proba[:MAX_CHECKED])
     labels = _labels(run, verified)
     if run.task == "text":
         source = run.folder / "tokenizer" / "tokenizer.json"

@@ -2,7 +2,6 @@
 mask) and answers probabilities, checked against the app's own float32 answers before it is kept."""
 from __future__ import annotations
 
-import copy
 import warnings
 from pathlib import Path
 
@@ -24,7 +23,7 @@ class ImageGraph(nn.Module):
     def __init__(self, classifier: Classifier):
         super().__init__()
         prep = classifier.preprocessing
-        self.model = copy.deepcopy(classifier.model).cpu().eval()
+        self.model = classifier.model.cpu().eval()
         self.register_buffer("pixel_mean", torch.tensor(prep.mean, dtype=torch.float32).view(1, 3, 1, 1))
         self.register_buffer("pixel_std", torch.tensor(prep.std, dtype=torch.float32).view(1, 3, 1, 1))
 
@@ -38,7 +37,7 @@ class TextGraph(nn.Module):
 
     def __init__(self, classifier: Classifier):
         super().__init__()
-        self.model = copy.deepcopy(classifier.model).cpu().eval()
+        self.model = classifier.model.cpu().eval()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.model.forward_from((input_ids, attention_mask), 0).float(), dim=1)
@@ -52,12 +51,17 @@ def graph_inputs(classifier: Classifier, inputs) -> dict[str, torch.Tensor]:
     return {"input_ids": ids.to(torch.int64), "attention_mask": mask.to(torch.int64)}
 
 
-def write_graph(classifier: Classifier, example: dict[str, torch.Tensor], path: Path) -> None:
-    """Export the classifier to path (one self-contained file), with the batch (and for texts the
-    length) free; ExportError when the network cannot be converted."""
-    graph = ImageGraph(classifier) if classifier.task == "image" else TextGraph(classifier)
+def graph_of(classifier: Classifier) -> nn.Module:
+    """The classifier's network (itself, not a copy, on the CPU in eval mode: an export works on a
+    classifier it loaded for itself) with the preparation the graph takes over and the softmax."""
+    return ImageGraph(classifier) if classifier.task == "image" else TextGraph(classifier)
+
+
+def write_graph(graph: nn.Module, example: dict[str, torch.Tensor], path: Path, backbone: str) -> None:
+    """Export the graph to path (one self-contained file), with the batch (and for texts the length)
+    free; ExportError when the network cannot be converted."""
     batch = torch.export.Dim("batch")
-    free = {"pixels": {0: batch}} if classifier.task == "image" else \
+    free = {"pixels": {0: batch}} if isinstance(graph, ImageGraph) else \
         {name: {0: batch, 1: torch.export.Dim("tokens")} for name in example}
     try:
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -67,14 +71,13 @@ def write_graph(classifier: Classifier, example: dict[str, torch.Tensor], path: 
                               dynamo=True, external_data=False, optimize=False, verbose=False)
     except Exception as exc:  # the converter fails in many ways; each means this network is not exportable
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"The {classifier.backbone} network could not be converted to ONNX ({reason}). Nothing "
+        raise ExportError(f"The {backbone} network could not be converted to ONNX ({reason}). Nothing "
                           "was written. Export it as a zip instead (--format zip), which the app and "
                           "`python -m tlcore predict` open.") from None
 
 
-def float32_probabilities(classifier: Classifier, feeds: dict[str, torch.Tensor]) -> np.ndarray:
+def float32_probabilities(graph: nn.Module, feeds: dict[str, torch.Tensor]) -> np.ndarray:
     """The app's answers in full precision (no mixed precision), on the CPU."""
-    graph = ImageGraph(classifier) if classifier.task == "image" else TextGraph(classifier)
     with torch.inference_mode():
         return graph(*feeds.values()).numpy()
 
@@ -86,12 +89,12 @@ def onnx_probabilities(path: Path, feeds: dict[str, torch.Tensor]) -> np.ndarray
     return session.run(["probabilities"], {name: t.numpy() for name, t in feeds.items()})[0]
 
 
-def check_graph(classifier: Classifier, path: Path, feeds: dict[str, torch.Tensor], app_proba: np.ndarray) -> dict:
+def check_graph(graph: nn.Module, path: Path, feeds: dict[str, torch.Tensor], app_proba: np.ndarray) -> dict:
     """How the exported graph answers the validation examples against the app: the largest difference
     from its float32 probabilities (ExportError above TOLERANCE) and how often the top class agrees
     with the probabilities the run saved (computed with mixed precision where the device has it)."""
     exported = onnx_probabilities(path, feeds)
-    difference = float(np.abs(exported - float32_probabilities(classifier, feeds)).max())
+    difference = float(np.abs(exported - float32_probabilities(graph, feeds)).max())
     if not difference <= TOLERANCE:
         raise ExportError(f"The exported model answers differently from the app (probabilities differ by up to "
                           f"{difference:.2g}), so it was not kept. Export it as a zip instead (--format zip).")
