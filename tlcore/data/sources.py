@@ -94,12 +94,18 @@ def _group_by_class(entries: list[tuple[tuple[str, ...], bytes]]):
     return records, skipped
 
 
-def _unsafe_path(filename: str, parts: tuple[str, ...]) -> bool:
+def entry_parts(filename: str) -> tuple[str, ...]:
+    """A zip entry's path as its parts, with either slash, empty parts and '.' left out."""
+    return tuple(p for p in PurePosixPath(filename.replace("\\", "/")).parts if p not in ("", "."))
+
+
+def unsafe_path(filename: str, parts: tuple[str, ...]) -> bool:
     """Zip slip: absolute paths, drive letters and '..' could point outside any folder."""
     return filename.startswith(("/", "\\")) or bool(DRIVE.match(filename)) or ".." in parts
 
 
-def _entry_problem(info: zipfile.ZipInfo) -> str | None:
+def entry_problem(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip entry is not read as a file (a link, or protected by a password); None when it can be."""
     if stat.S_ISLNK(info.external_attr >> 16):
         return "a link, not a file; ignored."
     if info.flag_bits & 0x1:
@@ -130,7 +136,7 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
     max_entry, max_total = int(limit.max_file_mb * MB), int(limit.max_total_mb * MB)
     entries, skipped, total, junk = [], [], 0, 0
     for info in infos:
-        parts = tuple(p for p in PurePosixPath(info.filename.replace("\\", "/")).parts if p not in ("", "."))
+        parts = entry_parts(info.filename)
         left_out, reason = _left_out(parts) if parts else (True, None)
         if left_out:
             if reason:
@@ -139,7 +145,7 @@ def read_zip(source: bytes | str | Path, limit: Limits | None = None) -> tuple[l
                 junk += 1
             continue
         problem = "unsafe path inside the zip (absolute, a drive or '..'); ignored." \
-            if _unsafe_path(info.filename, parts) else _entry_problem(info)
+            if unsafe_path(info.filename, parts) else entry_problem(info)
         data = None if problem else _read_entry(archive, info, max_entry)
         if not problem and data is None:
             problem = "damaged inside the zip; zip it again."

@@ -7,13 +7,13 @@ import hashlib
 import io
 import os
 import shutil
-import stat
 import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from ..core.errors import RunLoadError
 from ..core.settings import cache_settings, limits, readable
+from ..data.sources import entry_parts, entry_problem, unsafe_path
 from .checks import checked_config
 from .folders import run_files, run_folder_name
 
@@ -62,13 +62,13 @@ def _entries(archive: zipfile.ZipFile, name: str) -> list[tuple[zipfile.ZipInfo,
     root = _run_root([i.filename for i in infos], name)
     chosen = []
     for info in infos:
-        path = PurePosixPath(info.filename.replace("\\", "/"))
-        if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+        parts = entry_parts(info.filename)
+        if unsafe_path(info.filename, parts):
             raise _refuse(name, f"the entry '{info.filename}' points outside the run")
-        if root.parts and path.parts[:len(root.parts)] != root.parts:
+        if parts[:len(root.parts)] != root.parts:
             continue  # an export's other files (model.onnx, predict.py, ...): not part of the run
-        inner = PurePosixPath(*path.parts[len(root.parts):])
-        if stat.S_ISLNK(info.external_attr >> 16) or info.flag_bits & 0x1:
+        inner = PurePosixPath(*parts[len(root.parts):])
+        if entry_problem(info):
             raise _refuse(name, f"'{info.filename}' is a link or protected by a password")
         if inner.suffix.lower() not in RUN_FILE_KINDS or any(p.startswith(".") for p in inner.parts):
             raise _refuse(name, f"'{info.filename}' is not a kind of file a run holds (only safetensors, JSON, "

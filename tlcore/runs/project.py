@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import stat
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
@@ -29,6 +28,7 @@ from ..core.settings import limits, readable
 from ..core.verify import check, whole
 from ..data import LabelledDataset, Record, Table, build_dataset, build_text_dataset
 from ..data.images import IMAGE_SUFFIXES
+from ..data.sources import entry_parts, entry_problem, unsafe_path
 from .archive import unpack_run, zip_run
 from .files import load_run
 from .folders import run_folder_name
@@ -142,10 +142,10 @@ def _read_entries(raw: bytes, name: str) -> dict[str, bytes]:
     files = {}
     for info in infos:
         entry = info.filename.replace("\\", "/")
-        path = PurePosixPath(entry)
-        if not path.parts or path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+        parts = entry_parts(info.filename)
+        if not parts or unsafe_path(info.filename, parts):
             raise _refuse(name, f"the entry '{info.filename}' points outside the project")
-        if stat.S_ISLNK(info.external_attr >> 16) or info.flag_bits & 0x1:
+        if entry_problem(info):
             raise _refuse(name, f"'{info.filename}' is a link or protected by a password")
         if not (entry == MANIFEST or IMAGE_ENTRY.fullmatch(entry) or RUN_ENTRY.fullmatch(entry)):
             raise _refuse(name, f"'{info.filename}' is not a kind of file a project holds (only project.json, the "
