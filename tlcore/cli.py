@@ -7,57 +7,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .backbones import list_backbones
+from .cli_data import ConsoleProgress, add_data_arguments, read_datasets
+from .cli_guide import add_guide_commands
 from .core.config import HEADS, TrainConfig, default_config
-from .data import (
-    DataReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_file, read_table,
-    texts_from_upload,
-)
+from .data import read_file, texts_from_upload
 from .data.text import TABLE_SUFFIXES
 from .data.images import IMAGE_SUFFIXES
 from .core.errors import ConfigError, DataError, RunPathError, TLCoreError
 from .core.formats import csv_text
 from .engine.reuse import describe_reuse
-from .engine.loop import Callback, EpochLog, Trainer
-
-
-def _print_report(title: str, report: DataReport) -> None:
-    print(f"{title}: {sum(report.class_counts.values())} {report.unit}s in {len(report.class_counts)} classes")
-    for label, count in report.class_counts.items():
-        print(f"  {label}: {count}")
-    for note in report.notes:
-        print(f"Note: {note}")
-    for reason, count in report.dropped.items():
-        print(f"Dropped {count} rows with {reason}.")
-    if report.skipped:
-        print(f"Skipped {len(report.skipped)} files:")
-        for item in report.skipped:
-            print(f"  {item.name}: {item.reason}")
-
-
-def _read_texts(path: str, text_column: str | None, label_column: str | None):
-    table = read_table(read_file(Path(path)), Path(path).name)
-    guessed_text, guessed_label = guess_columns(table.frame)
-    return build_text_dataset(table, text_column or guessed_text, label_column or guessed_label)
-
-
-def _read_data(args, path: str):
-    if args.task == "text":
-        return _read_texts(path, args.text_column, args.label_column)
-    return build_dataset(*read_data_path(path))
-
-
-class _ConsoleProgress(Callback):
-    def __init__(self):
-        self._phase = None
-
-    def on_phase(self, phase: str, done: int, total: int) -> None:
-        if phase != self._phase or done == total:
-            print(f"{phase}: {done}/{total}", flush=True)
-            self._phase = phase
-
-    def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None:
-        print(f"epoch {log.epoch}: train loss {log.train_loss:.4f} acc {log.train_accuracy:.3f} | "
-              f"val loss {log.val_loss:.4f} acc {log.val_accuracy:.3f} ({log.seconds:.1f}s)", flush=True)
 
 
 def cmd_backbones(args) -> int:
@@ -91,15 +49,10 @@ def cmd_train(args) -> int:
         epochs=args.epochs, learning_rate=args.lr or task_defaults.learning_rate, batch_size=args.batch_size,
         augment=args.augment,
         early_stopping_patience=args.patience, val_fraction=args.val_fraction, seed=args.seed, device=args.device,
-        head=args.head, word_vectors_file=args.word_vectors,
+        head=args.head, word_vectors_file=args.word_vectors, two_stage=args.two_stage,
     )
-    dataset = _read_data(args, args.data)
-    _print_report("Training data", dataset.report)
-    val_dataset = None
-    if args.val_data:
-        val_dataset = _read_data(args, args.val_data)
-        _print_report("Validation data", val_dataset.report)
-    run = train(dataset, config, val_dataset=val_dataset, callbacks=[_ConsoleProgress()])
+    dataset, val_dataset = read_datasets(args)
+    run = train(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
     if run.facts.truncated_texts:
         print(f"{run.facts.truncated_texts} texts were longer than {run.facts.max_tokens} tokens "
               "and were cut to that length.")
@@ -217,28 +170,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     defaults = TrainConfig()
     train = sub.add_parser("train", help="train a classifier on images (class folders or a zip) or texts (a table)")
-    train.add_argument("data", help="images: folder of class folders, or a .zip of them; texts: .csv/.tsv/.xlsx")
-    train.add_argument("--task", choices=["image", "text"], default="image")
+    add_data_arguments(train)
     train.add_argument("--out", required=True, help="run folder to write")
     train.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
-    train.add_argument("--text-column", help="texts: the column holding the texts (guessed if left out)")
-    train.add_argument("--label-column",
-                       help="texts: the column holding the labels (found by its name, e.g. label or class; "
-                            "asked for otherwise)")
     train.add_argument("--head", default=defaults.head, choices=list(HEADS))
     train.add_argument("--word-vectors", help="a GloVe-format .txt for the word-vectors backbone")
     train.add_argument("--trainable-blocks", type=int, default=defaults.trainable_blocks)
+    train.add_argument("--two-stage", action=argparse.BooleanOptionalAction, default=defaults.two_stage,
+                       help="with trainable blocks: fit the head on the frozen backbone first, then fine-tune "
+                            "at a tenth of the learning rate (default)")
     train.add_argument("--epochs", type=int, default=defaults.epochs)
     train.add_argument("--lr", type=float, help="learning rate (default: 0.003 for images, 0.01 for texts)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=defaults.augment)
     train.add_argument("--patience", type=int, default=defaults.early_stopping_patience,
                        help="early-stopping patience in epochs (0 = off)")
-    train.add_argument("--val-fraction", type=float, default=defaults.val_fraction)
-    train.add_argument("--val-data", help="explicit validation folder or zip (instead of a split)")
-    train.add_argument("--seed", type=int, default=defaults.seed)
-    train.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda", "mps"])
     train.set_defaults(func=cmd_train)
+    add_guide_commands(sub)
 
     cache = sub.add_parser("cache", help="where decoded images and frozen activations are cached, and how much")
     cache.add_argument("--clear", action="store_true", help="empty the cache")

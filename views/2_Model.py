@@ -1,4 +1,5 @@
-"""Model: pick a pretrained backbone, how many of its blocks train, and the head."""
+"""Model: what the data suggests, the best start measured on it, then pick a pretrained backbone, how
+many of its blocks train, and the head."""
 import hashlib
 
 import pandas as pd
@@ -6,7 +7,7 @@ import streamlit as st
 
 from tlcore import get_backbone_info, list_backbones
 from tlcore.app import (
-    HEADS, backbone_title, cached_freeze_summary, count_for_people, head_choices, need_data, user_file_path, workspace,
+    HEADS, advice_section, backbone_title, cached_freeze_summary, count_for_people, head_choices, need_data, user_file_path, workspace,
 )
 
 ws = workspace()
@@ -14,6 +15,7 @@ st.title("Model")
 if need_data(ws):
     st.stop()
 
+advice_section(ws)
 backbones = list_backbones(modality=ws.task)
 st.dataframe(
     pd.DataFrame([{

@@ -18,6 +18,10 @@ st.markdown(f"**Data:** {plain(ws.data_label)} · **Backbone:** {backbone_title(
             f"**Device:** {describe_device(resolve_device('auto'))}")
 
 with st.form("train_settings"):
+    if cfg.trainable_blocks == 0 and cfg.head == "linear":
+        st.caption("On a frozen backbone the linear head is fitted to convergence in one step, on all training "
+                   "examples at once, with its regularisation chosen by cross-validation on them. Epochs, learning "
+                   "rate and batch size apply to the small neural network head and to fine-tuning.")
     c1, c2, c3 = st.columns(3)
     epochs = c1.number_input("Epochs", 1, 500, cfg.epochs)
     lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cfg.learning_rate,
@@ -30,6 +34,14 @@ with st.form("train_settings"):
                                help="Stop when the validation loss has not improved for this many epochs, "
                                     "and keep the best weights.")
     seed = c6.number_input("Seed", 0, 10_000, cfg.seed)
+    two_stage = cfg.two_stage
+    if cfg.trainable_blocks > 0:
+        two_stage = st.toggle(
+            "Two stages: first the head alone on the frozen backbone, then fine-tune at a tenth of the learning rate",
+            cfg.two_stage, help="A new head starts random; fine-tuning pretrained blocks under it at once sends them "
+                                "large, random corrections. Training the head first, then unfreezing gently "
+                                "(fastai's fine_tune, the Keras guide) keeps what the blocks learnt. The first "
+                                "stage is kept if fine-tuning does not beat it on the validation loss.")
     start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:",
                                   disabled=bool(ws.dataset.report.problems()))
 
@@ -42,8 +54,8 @@ if start and job is not None and not job.snapshot().finished:
 elif start:
     try:
         ws.update_config(epochs=int(epochs), learning_rate=float(lr), batch_size=int(batch), augment=augment,
-                         early_stopping_patience=int(patience), seed=int(seed))
-        job = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.epochs)
+                         early_stopping_patience=int(patience), seed=int(seed), two_stage=two_stage)
+        job = jobs.submit(TrainWork(ws.dataset, ws.config, ws.val_dataset), ws.config.planned_epochs)
         ws.job_id = job.job_id
     except TLCoreError as exc:
         show_error(exc)

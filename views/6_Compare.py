@@ -46,7 +46,8 @@ else:
             st.warning("Choose at least one depth.")
         elif start:
             try:
-                sweep = jobs.submit(SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset), cfg.epochs)
+                sweep = jobs.submit(SweepWork(ws.dataset, cfg, tuple(sorted(depths)), ws.val_dataset),
+                                     cfg.planned_epochs)
                 ws.sweep_job_id = sweep.job_id
             except TLCoreError as exc:
                 show_error(exc)

@@ -33,7 +33,7 @@ def test_out_of_memory_in_training_halves_the_batch_and_finishes(shapes_dataset,
     monkeypatch.setattr(TransferModel, "forward_from",
                         fail_above(TransferModel.forward_from, 4, torch.OutOfMemoryError("CUDA out of memory.")))
     sizes = BatchSizes()
-    config = TrainConfig(epochs=15, batch_size=16, val_fraction=0.25, device="cpu")
+    config = TrainConfig(epochs=15, batch_size=16, val_fraction=0.25, device="cpu", head="mlp")  # the fit loop
     result = train(shapes_dataset, config, callbacks=[sizes])
     assert sizes.sizes == [8, 4]  # halved twice, then kept for the following epochs
     assert result.facts.batch_size_used == 4
@@ -43,7 +43,7 @@ def test_out_of_memory_in_training_halves_the_batch_and_finishes(shapes_dataset,
 def test_cpu_out_of_memory_in_the_frozen_pass_is_survived_too(shapes_dataset, monkeypatch):
     error = RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
     monkeypatch.setattr(BlockBackbone, "run", fail_above(BlockBackbone.run, 5, error))
-    config = TrainConfig(epochs=3, batch_size=4, val_fraction=0.25, device="cpu")
+    config = TrainConfig(epochs=3, batch_size=4, val_fraction=0.25, device="cpu", head="mlp")
     result = train(shapes_dataset, config, cache=TensorCache(None))  # cold: the frozen pass runs
     assert len(result.history) == 3 and result.facts.batch_size_used is None
 

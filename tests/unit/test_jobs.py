@@ -82,7 +82,7 @@ def test_cancel_while_queued_never_runs_and_cancel_while_running_frees_the_slot(
 
 
 def test_cancel_stops_a_real_training_run_between_batches(shapes_dataset):
-    config = TrainConfig(epochs=500, batch_size=2, early_stopping_patience=0, device="cpu")
+    config = TrainConfig(epochs=500, batch_size=2, early_stopping_patience=0, device="cpu", head="mlp")
     job = jobs.submit(TrainWork(shapes_dataset, config), 500)
     wait_for(lambda: job.snapshot().epoch >= 1, timeout=180)
     job.cancel()

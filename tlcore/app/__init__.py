@@ -19,6 +19,7 @@ from ..runs.archive import zip_run
 from ..runs.folders import run_folder_name, runs_dir, user_file_path
 from ..runs.sweep import sweep_problem
 from ..runs.work import SweepWork, TrainWork
+from .advice import advice_section
 from .camera import CameraShots, Shot, camera_shots, webcam_allowed, webcam_works
 from .class_rows import ClassRows
 from .exports import export_section
@@ -45,6 +46,8 @@ __all__ = [
     # the workspace and the runs it can look at
     "KEY", "SESSION_PARAM", "THIS_SESSION", "Workspace", "run_choices", "run_folder", "run_folders", "run_label",
     "sweep_label", "workspace",
+    # the Model page's guidance
+    "advice_section",
     # the Data page's class rows and their webcam shots
     "ClassRows", "CameraShots", "Shot", "camera_shots", "webcam_allowed", "webcam_works",
     # runs and projects opened from a file, and Save project

@@ -96,7 +96,7 @@ def _show_progress(snap: jobs.JobSnapshot) -> None:
         return
     eta = "" if snap.eta_s is None else f", about {readable_seconds(snap.eta_s)} left"
     if snap.phase == "Training":
-        st.progress(snap.epoch / snap.epochs, text=f"Epoch {snap.epoch} of {snap.epochs}{eta}")
+        st.progress(min(1.0, snap.epoch / max(1, snap.epochs)), text=f"Epoch {snap.epoch} of {snap.epochs}{eta}")
     elif snap.total:
         st.progress(snap.done / snap.total, text=f"{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
     else:

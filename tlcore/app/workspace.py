@@ -52,6 +52,8 @@ class Workspace:
     loaded_key: str | None = None  # which upload the dataset came from (skip re-reading on reruns)
     val_key: str | None = None  # likewise for the separate validation data
     sweep_job_id: str | None = None  # a depth sweep started on the Compare page
+    advice_job_id: str | None = None  # "find the best start for my data", started on the Model page
+    curve_job_id: str | None = None  # the learning curve, started on the Model page
     saved: dict[str, str] = field(default_factory=dict)  # this session's run folder -> where it was saved
     image_rows: ClassRows = field(default_factory=ClassRows)  # the Data page's classes named for images
     text_rows: ClassRows = field(default_factory=ClassRows)  # ... and for texts, with their typed examples
@@ -69,6 +71,14 @@ class Workspace:
     @property
     def sweep_job(self) -> jobs.Job | None:
         return jobs.get_job(self.sweep_job_id)
+
+    @property
+    def advice_job(self) -> jobs.Job | None:
+        return jobs.get_job(self.advice_job_id)
+
+    @property
+    def curve_job(self) -> jobs.Job | None:
+        return jobs.get_job(self.curve_job_id)
 
     def session_runs(self) -> dict[str, Path]:
         """Finished runs of this session by label: the Train page's run, then each depth of a sweep.
@@ -92,11 +102,11 @@ class Workspace:
     def set_data(self, dataset: LabelledDataset | None, label: str, key: str | None) -> None:
         """New data makes any earlier model stale: its jobs are stopped and forgotten (a saved copy
         stays), so they neither hold the device nor a place in the queue."""
-        for job in (self.job, self.sweep_job):
+        for job in (self.job, self.sweep_job, self.advice_job, self.curve_job):
             if job is not None:
                 jobs.forget(job.job_id)
         self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
-        self.sweep_job_id = None
+        self.sweep_job_id = self.advice_job_id = self.curve_job_id = None
 
     def set_validation(self, dataset: LabelledDataset | None, key: str | None) -> None:
         """Separate validation data (None: split the training data), and the upload it came from."""

@@ -48,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     head: str = "linear"
+    two_stage: bool = True  # with trainable blocks: the head first on the frozen backbone, then fine-tuning
     word_vectors_file: str | None = None  # a GloVe-format .txt for the word-vectors featuriser
 
     def __post_init__(self):
@@ -68,6 +69,17 @@ class TrainConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def planned_epochs(self) -> int:
+        """Epochs the run will log at most (1 for a scikit-learn head, which logs none): a linear head's
+        first stage is one full-batch fit, a small network's takes `epochs`; fine-tuning adds `epochs`."""
+        if self.head in SKLEARN_HEADS:
+            return 1
+        head_stage = 1 if self.head == "linear" else self.epochs
+        if self.trainable_blocks == 0:
+            return head_stage
+        return (head_stage if self.two_stage else 0) + self.epochs
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":

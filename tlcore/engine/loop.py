@@ -31,6 +31,7 @@ class EpochLog:
     val_loss: float
     val_accuracy: float
     seconds: float
+    stage: int = 1  # 1: the head on the frozen backbone (or a one-stage run); 2: fine-tuning blocks too
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -105,17 +106,18 @@ def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
 
 def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_train: np.ndarray,
         val_activations: Activations, y_val: np.ndarray, epochs: int, learning_rate: float,
-        batch_size: int, device: torch.device, seed: int,
+        batch_size: int, device: torch.device, seed: int, first_epoch: int = 1, stage: int = 1,
         callbacks: Sequence[Callback] = ()) -> Trainer:
-    """Train the stages from `boundary` on and the head. Returns the Trainer with its history. Shuffling,
-    augmentation and the head's dropout draw from generators seeded with `seed` that belong to this run."""
+    """Train the stages from `boundary` on and the head. Returns the Trainer with its history, whose
+    epochs count from `first_epoch` and belong to `stage`. Shuffling, augmentation and the head's dropout
+    draw from generators seeded with `seed` that belong to this run."""
     trainer = Trainer(model, boundary, batch_size)
     optimizer = _optimizer(model, learning_rate)
     generator = torch.Generator().manual_seed(seed)  # this run's own: shuffling and augmentation
     model.set_generator(torch.Generator(device).manual_seed(seed))  # and the head's dropout
     y_train_t = torch.as_tensor(y_train)
     y_val_t = torch.as_tensor(y_val)
-    for epoch in range(1, epochs + 1):
+    for epoch in range(first_epoch, first_epoch + epochs):
         started = time.perf_counter()
         set_train_mode(model, boundary)
         order = torch.randperm(len(y_train_t), generator=generator)
@@ -146,6 +148,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
             val_loss=F.cross_entropy(val_logits, y_val_t).item(),
             val_accuracy=(val_logits.argmax(1) == y_val_t).float().mean().item(),
             seconds=time.perf_counter() - started,
+            stage=stage,
         )
         trainer.history.append(log)
         for cb in callbacks:

@@ -157,6 +157,24 @@ def _resampled_auc(y_true: np.ndarray, proba: np.ndarray, rows: np.ndarray) -> n
     return np.where(complete, np.mean(per_class, axis=0), np.nan)
 
 
+def bootstrap_aucs(y_true, proba, *, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """The AUC of each bootstrap resample of the validation examples (NaN where one lacks a class)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    rows = np.random.default_rng(seed).integers(0, len(y_true), (n_resamples, len(y_true)))
+    return _resampled_auc(y_true, np.asarray(proba, dtype=np.float64), rows)
+
+
+def percentile_interval(values: np.ndarray, n_resamples: int, level: float = 0.95) -> Interval | None:
+    """The central `level` of the resampled values that are defined; None when fewer than half of the
+    `n_resamples` are."""
+    values = values[~np.isnan(values)]
+    if len(values) < n_resamples / 2:
+        return None
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return Interval(float(low), float(high))
+
+
 def bootstrap_intervals(y_true, proba, *, n_resamples: int = 1000, seed: int = 0,
                         level: float = 0.95) -> dict[str, Interval | None]:
     """Percentile bootstrap intervals for accuracy and AUC: resample the validation examples with
@@ -169,13 +187,5 @@ def bootstrap_intervals(y_true, proba, *, n_resamples: int = 1000, seed: int = 0
     rows = np.random.default_rng(seed).integers(0, len(y_true), (n_resamples, len(y_true)))
     accuracies = (proba.argmax(1) == y_true)[rows].mean(1)
     aucs = _resampled_auc(y_true, proba, rows)
-    aucs = aucs[~np.isnan(aucs)]
-    tail = (1 - level) / 2 * 100
-
-    def interval(values: np.ndarray) -> Interval | None:
-        if len(values) < n_resamples / 2:
-            return None
-        low, high = np.percentile(values, [tail, 100 - tail])
-        return Interval(float(low), float(high))
-
-    return {"accuracy": interval(accuracies), "auc": interval(aucs)}
+    return {"accuracy": percentile_interval(accuracies, n_resamples, level),
+            "auc": percentile_interval(aucs, n_resamples, level)}

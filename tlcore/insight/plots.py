@@ -39,8 +39,8 @@ def roc_figure(report: EvalReport) -> go.Figure:
 
 
 def history_figure(history: list[EpochLog], best_epoch: int | None = None) -> go.Figure:
-    """Training and validation loss and accuracy per epoch; when early stopping kept an earlier
-    epoch's weights, a line marks that epoch."""
+    """Training and validation loss and accuracy per epoch; a two-stage run's first stage (the head
+    alone) is shaded; when early stopping kept an earlier epoch's weights, a line marks that epoch."""
     epochs = [h.epoch for h in history]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss", "Accuracy"))
     for col, metric in ((1, "loss"), (2, "accuracy")):
@@ -49,11 +49,25 @@ def history_figure(history: list[EpochLog], best_epoch: int | None = None) -> go
             label = "training" if split == "train" else "validation"
             fig.add_trace(go.Scatter(x=epochs, y=values, name=f"{label} {metric}", mode="lines+markers",
                                      line={"dash": dash}), row=1, col=col)
+    _shade_first_stage(fig, history)
     if _kept_earlier(history, best_epoch):
         _mark_best_epoch(fig, best_epoch, history[-1].epoch, f"best epoch {best_epoch}:<br>these weights are kept")
     fig.update_xaxes(title_text="epoch", range=_epoch_range([history]))
     fig.update_layout(height=320, margin={"t": 40, "b": 10})
     return fig
+
+
+def _shade_first_stage(fig: go.Figure, history: list[EpochLog]) -> None:
+    """Grey behind the epochs of stage 1 (the head on the frozen backbone) when fine-tuning followed."""
+    first = [h.epoch for h in history if h.stage == 1]
+    if not first or not any(h.stage == 2 for h in history):
+        return
+    for col in (1, 2):
+        fig.add_vrect(x0=0.5, x1=max(first) + 0.5, fillcolor="#888", opacity=0.12, line_width=0, row=1, col=col)
+    fig.add_annotation(x=0.5, y=0, xref="x", yref="y domain", text="stage 1: the head alone", showarrow=False,
+                       xanchor="left", yanchor="bottom", font={"size": 11, "color": "#555"})
+    fig.add_annotation(x=max(first) + 0.5, y=0, xref="x", yref="y domain", text="stage 2: fine-tuning",
+                       showarrow=False, xanchor="left", yanchor="bottom", font={"size": 11, "color": "#555"})
 
 
 def _kept_earlier(history: list[EpochLog], best_epoch: int | None) -> bool:
@@ -197,4 +211,29 @@ def runs_history_figure(runs: list[tuple[str, list[EpochLog]]],
             marked += 1
     fig.update_xaxes(title_text="epoch", range=_epoch_range([history for _, history in runs]))
     fig.update_layout(height=340 + 22 * len(runs), margin={"t": 40, "b": 10}, legend=LEGEND_BELOW)
+    return fig
+
+
+def learning_curve_figure(points: list[dict], zero_shot: dict | None, backbone: str, baseline: str) -> go.Figure:
+    """Validation AUC against training examples per class (log axis), with transfer and without, each
+    with its 95 % band; for texts, the zero-shot point at 0 drawn at the left edge."""
+    fig = go.Figure()
+    for i, (method, name) in enumerate((("transfer", f"{_text(backbone)} (transfer)"),
+                                        ("baseline", f"{_text(baseline)} (no transfer)"))):
+        rows = [p for p in points if p["method"] == method and p["auc"] is not None]
+        x = [p["per_class"] for p in rows]
+        banded = [p for p in rows if p["auc_low"] is not None]
+        colour = PALETTE[i]
+        fig.add_trace(go.Scatter(x=[p["per_class"] for p in banded] + [p["per_class"] for p in banded[::-1]],
+                                 y=[p["auc_high"] for p in banded] + [p["auc_low"] for p in banded[::-1]],
+                                 fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0},
+                                 hoverinfo="skip", showlegend=False))
+        fig.add_trace(go.Scatter(x=x, y=[p["auc"] for p in rows], mode="lines+markers", name=name,
+                                 line={"color": colour}))
+    if zero_shot and zero_shot.get("auc") is not None:
+        fig.add_trace(go.Scatter(x=[0.7], y=[zero_shot["auc"]], mode="markers", marker={"symbol": "star", "size": 12},
+                                 name="no examples: similarity to the class names"))
+    fig.update_xaxes(type="log", title_text="training examples per class")
+    fig.update_yaxes(title_text="validation AUC", range=[0.4, 1.02])
+    fig.update_layout(height=380, margin={"t": 30, "b": 10}, legend=LEGEND_BELOW)
     return fig

@@ -156,6 +156,9 @@ def check_facts(facts, classes: list[str], n: int) -> None:
     for key in ("n_train", "epochs_run", "trainable_params"):
         check(facts.get(key) is None or whole(facts[key], 0, math.inf), f"{key} is not a count")
     check(isinstance(facts.get("device", ""), str), "the device is not a name")
+    stages = facts.get("stages", [])
+    check(isinstance(stages, list) and len(stages) <= 2 and all(isinstance(s, dict) for s in stages),
+          "the training stages are not a list of records")
 
 
 def checked_history(raw) -> list[EpochLog]:
@@ -166,9 +169,10 @@ def checked_history(raw) -> list[EpochLog]:
     check(isinstance(raw, list) and len(raw) <= MAX_EPOCHS, "history.json is not a list of epochs")
     keys = set(EpochLog.__dataclass_fields__)
     for h in raw:
-        check(isinstance(h, dict) and set(h) == keys and whole(h["epoch"], 1, MAX_EPOCHS) and loss(h["train_loss"])
-               and loss(h["val_loss"]) and number(h["train_accuracy"], 0, 1) and number(h["val_accuracy"], 0, 1)
-               and number(h["seconds"], 0), "history.json holds an epoch that is not one")
+        check(isinstance(h, dict) and keys - {"stage"} <= set(h) <= keys and whole(h.get("stage", 1), 1, 2)
+              and whole(h["epoch"], 1, MAX_EPOCHS) and loss(h["train_loss"])
+              and loss(h["val_loss"]) and number(h["train_accuracy"], 0, 1) and number(h["val_accuracy"], 0, 1)
+              and number(h["seconds"], 0), "history.json holds an epoch that is not one")
     return [EpochLog(**h) for h in raw]
 
 

@@ -37,6 +37,7 @@ class RunFacts:
     truncated_texts: int | None = None  # texts only: cut at max_tokens
     max_tokens: int | None = None
     batch_size_used: int | None = None  # when running out of memory lowered the batch size
+    stages: list[dict] = field(default_factory=list)  # what each training stage did (see engine.stages)
 
     def to_dict(self) -> dict:
         """The metrics.json fields (flat, as earlier versions wrote them); unset optional ones left out."""

@@ -20,7 +20,7 @@ from ..engine.loop import Callback, EpochLog, Trainer
 from ..engine.reuse import ONCE
 
 
-class _RunProgress(Callback):
+class RunProgress(Callback):
     """Passes one run's progress on as phases named after the run, so a job shows 'run 2 of 4'."""
 
     def __init__(self, callbacks: Sequence[Callback], prefix: str, epochs: int):
@@ -48,7 +48,7 @@ def sweep_depths(dataset: LabelledDataset, config: TrainConfig, depths: Sequence
     The same seed gives every run the same split, so their numbers compare fairly."""
     results = []
     for i, depth in enumerate(depths):
-        progress = _RunProgress(callbacks, f"Run {i + 1} of {len(depths)} ({depth} trainable blocks)", config.epochs)
+        progress = RunProgress(callbacks, f"Run {i + 1} of {len(depths)} ({depth} trainable blocks)", config.epochs)
         results.append(train(dataset, replace(config, trainable_blocks=depth), val_dataset=val_dataset,
                                         callbacks=[progress]))
     return results

@@ -1,5 +1,5 @@
 """The work a background job does in a worker process: train once, or sweep depths, and save the runs
-in the job's folder."""
+in the job's folder; or find the best start for the data, or its learning curve, answered as JSON."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +10,8 @@ from ..core.config import TrainConfig
 from ..data import LabelledDataset
 from ..engine.loop import Callback
 from .files import save_run
+from .learning_curve import learning_curve
+from .recommend import recommend
 from .sweep import sweep_depths
 from .train import train
 
@@ -47,3 +49,27 @@ class SweepWork:
         for run, name in zip(runs, names):
             save_run(run, folder / name)
         return names
+
+
+@dataclass(frozen=True)
+class RecommendWork:
+    """Probe every usable backbone on the data; the job's result is the recommendation's JSON."""
+
+    dataset: LabelledDataset
+    config: TrainConfig
+    val_dataset: LabelledDataset | None = None
+
+    def __call__(self, callbacks: Sequence[Callback], folder: Path) -> dict:
+        return recommend(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks).to_dict()
+
+
+@dataclass(frozen=True)
+class CurveWork:
+    """The learning curve of config.backbone on the data; the job's result is its JSON."""
+
+    dataset: LabelledDataset
+    config: TrainConfig
+    val_dataset: LabelledDataset | None = None
+
+    def __call__(self, callbacks: Sequence[Callback], folder: Path) -> dict:
+        return learning_curve(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks).to_dict()
