@@ -49,7 +49,8 @@ def cmd_recommend(args) -> int:
             interval = "" if b.auc_low is None else f"{b.auc_low:.3f}-{b.auc_high:.3f}"
             print(f"{b.name:38} {b.auc:>6.3f} {interval:>15} {b.seconds:>8.1f}")
     chosen = advice.recommended
-    print(f"\nRecommended: {chosen['backbone']} with {chosen['trainable_blocks']} trainable blocks.\n{chosen['reason']}")
+    print(f"\nRecommended: {chosen['backbone']} with {chosen['trainable_blocks']} trainable blocks.")
+    print(chosen["reason"])
     _write_json(out, advice.to_dict())
     return 0
 
@@ -88,7 +89,8 @@ def add_guide_commands(sub: argparse._SubParsersAction) -> None:
     recommend.add_argument("--out", help="also write the ranking and the recommendation as JSON to this file")
     recommend.set_defaults(func=cmd_recommend)
 
-    curve = sub.add_parser("learning-curve", help="validation AUC against examples per class, with and without transfer")
+    curve = sub.add_parser("learning-curve",
+                           help="validation AUC against examples per class, with and without transfer")
     add_data_arguments(curve)
     curve.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
     curve.add_argument("--out", help="also write the points and the advice as JSON to this file")

@@ -108,3 +108,27 @@ def test_fine_tuning_that_does_worse_on_validation_keeps_the_first_stage():
     assert run.facts.best_epoch == 1 and len(run.history) >= 3
     kept_loss = -np.log(run.val_proba[np.arange(len(run.y_val)), run.y_val]).mean()
     assert kept_loss == pytest.approx(run.history[0].val_loss, rel=1e-3)
+
+
+def _top_block_norm_means(model):
+    from torch import nn
+
+    return [m.running_mean.clone() for m in model.backbone.blocks[-1].modules() if isinstance(m, nn.BatchNorm2d)]
+
+
+def test_fine_tuning_under_a_trained_head_keeps_the_blocks_norm_statistics(fine_tuned):
+    """Stage 2 trains the top block's weights but leaves its BatchNorm statistics as pretrained (the Keras
+    guide); a one-stage run updates them from its batches."""
+    from tlcore import create_backbone
+    from tlcore.engine.model import TransferModel
+
+    dataset, run = fine_tuned
+    pretrained = _top_block_norm_means(TransferModel(create_backbone("efficientnet_lite0"), 2))
+    two_stage = _top_block_norm_means(run.classifier.model)
+    assert all(torch.equal(a.cpu(), b) for a, b in zip(two_stage, pretrained))
+    weights = [p for p in run.classifier.model.backbone.blocks[-1].parameters()]
+    fresh = list(create_backbone("efficientnet_lite0").blocks[-1].parameters())
+    assert any(not torch.equal(a.cpu(), b) for a, b in zip(weights, fresh))  # the block did train
+    one = train(dataset, TrainConfig(trainable_blocks=1, epochs=2, early_stopping_patience=0, two_stage=False,
+                                     device="cpu"), cache=TensorCache(None))
+    assert any(not torch.equal(a.cpu(), b) for a, b in zip(_top_block_norm_means(one.classifier.model), pretrained))

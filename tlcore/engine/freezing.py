@@ -33,11 +33,16 @@ def apply_freeze(model: TransferModel, trainable_blocks: int) -> int:
     return boundary
 
 
-def set_train_mode(model: TransferModel, boundary: int) -> None:
-    """Train mode for what trains; frozen stages (and their BatchNorm statistics) stay in eval."""
+def set_train_mode(model: TransferModel, boundary: int, *, keep_norm_statistics: bool = False) -> None:
+    """Train mode for what trains; frozen stages (and their BatchNorm statistics) stay in eval, and with
+    keep_norm_statistics every BatchNorm does."""
     model.train()
     for stage in model.backbone.stages[:boundary]:
         stage.eval()
+    if keep_norm_statistics:
+        for module in model.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
 @dataclass(frozen=True)

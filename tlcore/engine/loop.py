@@ -107,10 +107,12 @@ def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
 def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_train: np.ndarray,
         val_activations: Activations, y_val: np.ndarray, epochs: int, learning_rate: float,
         batch_size: int, device: torch.device, seed: int, first_epoch: int = 1, stage: int = 1,
-        callbacks: Sequence[Callback] = ()) -> Trainer:
+        keep_norm_statistics: bool = False, callbacks: Sequence[Callback] = ()) -> Trainer:
     """Train the stages from `boundary` on and the head. Returns the Trainer with its history, whose
-    epochs count from `first_epoch` and belong to `stage`. Shuffling, augmentation and the head's dropout
-    draw from generators seeded with `seed` that belong to this run."""
+    epochs count from `first_epoch` and belong to `stage`. keep_norm_statistics leaves every BatchNorm in
+    eval mode (its scale and shift still learn), as the Keras guide fine-tunes under a trained head.
+    Shuffling, augmentation and the head's dropout draw from generators seeded with `seed` that belong
+    to this run."""
     trainer = Trainer(model, boundary, batch_size)
     optimizer = _optimizer(model, learning_rate)
     generator = torch.Generator().manual_seed(seed)  # this run's own: shuffling and augmentation
@@ -119,7 +121,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
     y_val_t = torch.as_tensor(y_val)
     for epoch in range(first_epoch, first_epoch + epochs):
         started = time.perf_counter()
-        set_train_mode(model, boundary)
+        set_train_mode(model, boundary, keep_norm_statistics=keep_norm_statistics)
         order = torch.randperm(len(y_train_t), generator=generator)
         totals = {"loss": 0.0, "correct": 0}
 

@@ -1,8 +1,9 @@
 """Training in stages (fastai's `fine_tune`, the Keras transfer-learning guide). Stage 1: the new head
 alone on the frozen backbone's pooled features: a linear head is fitted to convergence (linear_fit), a
 small network trains in the fit loop. Stage 2, when blocks are trainable: those blocks and the head
-together, starting from stage 1's weights at a lower learning rate, with BatchNorm of the frozen part
-in eval mode; stage 1's weights are kept unless fine-tuning beats them on validation loss."""
+together, starting from stage 1's weights at a lower learning rate, every BatchNorm keeping its
+pretrained statistics (eval mode; the Keras guide: the head was fitted on features made with them);
+stage 1's weights are kept unless fine-tuning beats them on validation loss."""
 from __future__ import annotations
 
 import time
@@ -104,6 +105,7 @@ def train_stages(model: TransferModel, config: TrainConfig, *, boundary: int, tr
                   val_activations=val_activations, y_val=y_val, epochs=config.epochs,
                   learning_rate=config.learning_rate * factor, batch_size=config.batch_size, device=device,
                   seed=config.seed, first_epoch=first, stage=2 if head_views is not None else 1,
+                  keep_norm_statistics=head_views is not None,
                   callbacks=[*callbacks, *([stopper] if stopper else [])])
     out.history += trainer.history
     out.best_epoch = stopper.best_epoch if stopper else len(out.history)

@@ -226,7 +226,7 @@ def learning_curve_figure(points: list[dict], zero_shot: dict | None, backbone: 
         colour = PALETTE[i]
         fig.add_trace(go.Scatter(x=[p["per_class"] for p in banded] + [p["per_class"] for p in banded[::-1]],
                                  y=[p["auc_high"] for p in banded] + [p["auc_low"] for p in banded[::-1]],
-                                 fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0},
+                                 fill="toself", fillcolor=colour, opacity=0.15, line={"width": 0}, mode="lines",
                                  hoverinfo="skip", showlegend=False))
         fig.add_trace(go.Scatter(x=x, y=[p["auc"] for p in rows], mode="lines+markers", name=name,
                                  line={"color": colour}))

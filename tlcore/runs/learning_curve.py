@@ -137,7 +137,9 @@ def advice(points: list[Point], baseline: list[Point]) -> str:
     base = next((b for b in baseline if b.per_class == first.per_class and b.auc is not None), None)
     if base is not None:
         sentences.append(f"With {first.per_class} example{'s' if first.per_class > 1 else ''} per class, transfer "
-                         f"scores {first.auc:.3f} against {base.auc:.3f} without pretrained knowledge.")
+                         f"scores {first.auc:.3f} against {base.auc:.3f} without pretrained knowledge"
+                         + (" (here the raw data does better than the pretrained features: a sign that it looks "
+                            "unlike what the backbone learnt from)." if base.auc > first.auc else "."))
     return " ".join(sentences)
 
 

@@ -101,8 +101,9 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
     classifier = Classifier(model.eval(), classes, adapter, backbone=config.backbone,
                             trainable_blocks=config.trainable_blocks, head=config.head, device=device)
     return Run(
-        task=modality, classes=classes, config=config, history=stages.history, facts=facts, y_val=y_val, val_proba=proba,
-        val_names=[e.name for e in val_examples], val_texts=None if modality == "image" else [e.text for e in val_examples],
+        task=modality, classes=classes, config=config, history=stages.history, facts=facts, y_val=y_val,
+        val_proba=proba, val_names=[e.name for e in val_examples],
+        val_texts=None if modality == "image" else [e.text for e in val_examples],
         features={"pretrained": pretrained, "fine-tuned": fine_tuned},
         load_pixels=(lambda: load(take(frozen.inputs(split.val_set), split.val_rows))) if modality == "image"
         else None,
