@@ -40,8 +40,9 @@ with st.form("train_settings"):
             "Two stages: first the head alone on the frozen backbone, then fine-tune at a tenth of the learning rate",
             cfg.two_stage, help="A new head starts random; fine-tuning pretrained blocks under it at once sends them "
                                 "large, random corrections. Training the head first, then unfreezing gently "
-                                "(fastai's fine_tune, the Keras guide) keeps what the blocks learnt. The first "
-                                "stage is kept if fine-tuning does not beat it on the validation loss.")
+                                "(fastai's fine_tune, the Keras guide) keeps what the blocks learnt. With early "
+                                "stopping on, the first stage is kept if fine-tuning does not beat it on the "
+                                "validation loss.")
     start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:",
                                   disabled=bool(ws.dataset.report.problems()))
 

@@ -61,3 +61,12 @@ def test_learning_curve_on_the_command_line_writes_the_json(tmp_path, capsys):
     assert set(data["points"][0]) == {"per_class", "auc", "auc_low", "auc_high", "method"}
     assert 0 <= data["zero_shot"]["auc"] <= 1
     assert "examples per class" in capsys.readouterr().out
+
+
+def test_validation_data_missing_a_class_gets_a_sentence():
+    from tlcore import DataError
+
+    train_set = build_dataset(digits_sample(per_class=6, classes=(1, 4, 7)))
+    val_set = build_dataset(digits_sample(per_class=3, classes=(1, 4)))
+    with pytest.raises(DataError, match="has no examples of 7, so AUC cannot be measured"):
+        learning_curve(train_set, TrainConfig(), val_dataset=val_set, sizes=(1,), cache=TensorCache(None))

@@ -66,7 +66,7 @@ def test_the_domain_check_tells_digits_from_photographs():
         return check_domain(data.parts.backbone.imagenet_head, data.x_train, data.parts.info.title)
 
     digits, photos = check(digits_sample(per_class=6)), check(_photo_crops())
-    assert digits.far and "earlier block" in digits.advice
+    assert digits.far and "unlike the photos it learnt from" in digits.advice
     assert not photos.far and photos.advice is None
     assert digits.imagenet_confidence < photos.imagenet_confidence
 

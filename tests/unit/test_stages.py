@@ -132,3 +132,30 @@ def test_fine_tuning_under_a_trained_head_keeps_the_blocks_norm_statistics(fine_
     one = train(dataset, TrainConfig(trainable_blocks=1, epochs=2, early_stopping_patience=0, two_stage=False,
                                      device="cpu"), cache=TensorCache(None))
     assert any(not torch.equal(a.cpu(), b) for a, b in zip(_top_block_norm_means(one.classifier.model), pretrained))
+
+
+def test_fine_tuning_gets_its_full_patience_after_a_first_stage_that_stopped_early():
+    """The small network head's first stage stops early (validation labels swapped against training: the
+    loss only rises); the second stage still gets `patience` epochs of its own."""
+    train_set = build_dataset(shape_records(8, seed=1))
+    swapped = [Record("stripes" if r.label == "circle" else "circle", r.name, r.data) for r in shape_records(4, seed=2)]
+    config = TrainConfig(trainable_blocks=1, epochs=30, early_stopping_patience=2, head="mlp", device="cpu")
+    run = train(train_set, config, val_dataset=build_dataset(swapped), cache=TensorCache(None))
+    first, second = run.facts.stages
+    assert first["epochs"] < 30  # the first stage stopped early
+    assert second["first_epoch"] == first["epochs"] + 1 and second["epochs"] >= 2
+
+
+def test_a_sweep_never_reports_more_epochs_than_it_planned(fine_tuned):
+    from tlcore import Callback, sweep_depths
+
+    class Phases(Callback):
+        seen = []
+
+        def on_phase(self, phase, done, total):
+            self.seen.append((phase, done, total))
+
+    dataset, _ = fine_tuned
+    sweep_depths(dataset, TrainConfig(epochs=2, early_stopping_patience=0, device="cpu"), [1], callbacks=[Phases()])
+    training = [(done, total) for phase, done, total in Phases.seen if phase.endswith("training")]
+    assert training and all(done <= total for done, total in training) and training[-1] == (3, 3)

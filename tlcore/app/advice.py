@@ -15,15 +15,20 @@ from .widgets import follow_job, plain, show_error
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _smallest_class(data_hash: str, val_hash: str | None, val_fraction: float, seed: int, _ws) -> int:
-    return smallest_class(_ws.dataset, _ws.val_dataset, _ws.config)
+def _smallest_class(data_hash: str, val_hash: str | None, val_fraction: float, seed: int, _ws) -> int | None:
+    """None when the data cannot be split yet (the Data page says why)."""
+    try:
+        return smallest_class(_ws.dataset, _ws.val_dataset, _ws.config)
+    except (TLCoreError, ValueError):
+        return None
 
 
 def advice_section(ws) -> None:
     """Draws the guidance; applying a recommendation changes ws.config and reruns the page."""
     val_hash = ws.val_dataset.content_hash if ws.val_dataset is not None else None
     per_class = _smallest_class(ws.dataset.content_hash, val_hash, ws.config.val_fraction, ws.config.seed, ws)
-    st.info(examples_advice(per_class), icon=":material/school:")
+    if per_class is not None:
+        st.info(examples_advice(per_class), icon=":material/school:")
     left, right = st.columns(2)
     with left:
         result = _job_button(

@@ -98,7 +98,7 @@ def _show_progress(snap: jobs.JobSnapshot) -> None:
     if snap.phase == "Training":
         st.progress(min(1.0, snap.epoch / max(1, snap.epochs)), text=f"Epoch {snap.epoch} of {snap.epochs}{eta}")
     elif snap.total:
-        st.progress(snap.done / snap.total, text=f"{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
+        st.progress(min(1.0, snap.done / snap.total), text=f"{snap.phase}: {snap.done:,} of {snap.total:,}{eta}")
     else:
         st.progress(0.0, text=f"{snap.phase}...")
 

@@ -109,7 +109,12 @@ class Workspace:
         self.sweep_job_id = self.advice_job_id = self.curve_job_id = None
 
     def set_validation(self, dataset: LabelledDataset | None, key: str | None) -> None:
-        """Separate validation data (None: split the training data), and the upload it came from."""
+        """Separate validation data (None: split the training data), and the upload it came from. The
+        guidance measured on the old split is forgotten."""
+        for job in (self.advice_job, self.curve_job):
+            if job is not None:
+                jobs.forget(job.job_id)
+        self.advice_job_id = self.curve_job_id = None
         self.val_dataset, self.val_key = dataset, key
 
     def use_sample(self) -> None:

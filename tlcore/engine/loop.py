@@ -172,12 +172,18 @@ class EarlyStopping(Callback):
         self.best_loss = float("inf")
         self.best_epoch = 0
         self.best_state: dict | None = None
+        self.waiting_since = 0  # the epoch patience counts from: the best one, or a new stage's start
+
+    def restart_patience(self, epoch: int) -> None:
+        """Count patience from `epoch` on (a new stage), keeping the best weights so far."""
+        self.waiting_since = max(self.best_epoch, epoch)
 
     def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None:
         if log.val_loss < self.best_loss:
             self.best_loss, self.best_epoch = log.val_loss, log.epoch
+            self.waiting_since = log.epoch
             self.best_state = copy.deepcopy(trainer.model.state_dict())
-        elif log.epoch - self.best_epoch >= self.patience:
+        elif log.epoch - self.waiting_since >= self.patience:
             trainer.stop = True
 
     def on_train_end(self, trainer: Trainer) -> None:

@@ -101,6 +101,8 @@ def train_stages(model: TransferModel, config: TrainConfig, *, boundary: int, tr
             return out
     factor = FINE_TUNE_LR_FACTOR if head_views is not None else 1.0
     first = len(out.history) + 1
+    if stopper:
+        stopper.restart_patience(first - 1)  # fine-tuning gets its full patience
     trainer = fit(model, boundary=boundary, train_batches=train_batches, y_train=y_train,
                   val_activations=val_activations, y_val=y_val, epochs=config.epochs,
                   learning_rate=config.learning_rate * factor, batch_size=config.batch_size, device=device,

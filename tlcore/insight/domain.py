@@ -29,7 +29,7 @@ def check_domain(imagenet_head: torch.nn.Module, features: torch.Tensor, title: 
         return DomainCheck(confidence, False, None)
     advice = (f"{title}'s own ImageNet classifier is unsure of your images: its top guess averages "
               f"{confidence:.0%} (on everyday photos it is usually above 50 %). Your images look unlike the photos "
-              "it learnt from, as scans, X-rays, drawings or screenshots do. Features from an earlier block often "
-              "transfer better to such data (the layer sweep on Compare shows which); with many examples, "
-              "fine-tuning more blocks helps too.")
+              "it learnt from, as scans, X-rays, drawings or screenshots do. Its last features fit such data less "
+              "well: compare backbones, look at the learning curve against the raw data, and with many examples "
+              "fine-tune more blocks.")
     return DomainCheck(confidence, True, advice)

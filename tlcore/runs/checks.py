@@ -21,7 +21,7 @@ from .folders import FORMAT
 
 FILES = ("model.safetensors", "config.json")
 MAX_NUM_FEATURES = 100_000  # a backbone's or featuriser's output width
-MAX_EPOCHS = 1000  # as TrainConfig allows
+MAX_EPOCHS = 2 * 1000 + 1  # TrainConfig allows 1000 epochs, two stages log up to twice that
 VALIDATION_TENSORS = {"y_val", "val_proba", "features/pretrained", "features/fine-tuned"}
 
 

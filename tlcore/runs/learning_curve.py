@@ -149,13 +149,17 @@ def learning_curve(dataset: LabelledDataset, config: TrainConfig, *, val_dataset
     """The curve for config.backbone on the same split (config's seed) as a run with these settings."""
     data = probe_data(dataset, config, val_dataset=val_dataset, callbacks=callbacks, cache=cache)
     counts = np.bincount(data.y_train, minlength=len(data.classes))
-    sizes = [k for k in sizes if k < counts.min()] + [int(counts.max())]  # the last point: every training example
+    sizes = [k for k in sizes if k < counts.min()] + [int(counts.min())]  # the last: all of the smallest class
     k = len(data.classes)
     transfer = _curve("transfer", data.x_train, data.y_train, data.x_val, data.y_val, sizes, k, seed=config.seed,
                       device=data.parts.device, progress=emit(callbacks, f"Learning curve of {data.parts.info.title}"))
     zero_shot = None
+    if data.parts.info.classic:  # word counts against themselves would teach nothing
+        return LearningCurve(data.parts.info.name, "none (this is a classic method)", transfer,
+                             advice(transfer, []), None)
     if data.parts.adapter.modality == "text":
-        base = probe_data(dataset, replace(config, backbone=TEXT_BASELINE), val_dataset=val_dataset, cache=cache)
+        base = probe_data(dataset, replace(config, backbone=TEXT_BASELINE), val_dataset=val_dataset,
+                          callbacks=callbacks, cache=cache)
         base_train, base_val, baseline_name = base.x_train, base.x_val, "TF-IDF word counts"
         if not data.parts.info.classic:
             zero_shot = {"auc": zero_shot_auc(data)}

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..core.config import TrainConfig
+from ..core.errors import DataError
 from ..data import LabelledDataset
 from ..engine.activations import load, take
 from ..engine.cache import TensorCache
@@ -45,8 +46,12 @@ def probe_data(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: La
     split, frozen = parts.split, parts.frozen
     x_train = load(take(frozen.activations(split.train_set), split.train_rows)).float()
     x_val = load(take(frozen.activations(split.val_set), split.val_rows)).float()
-    return ProbeData(parts, x_train, split.labels("train", parts.classes), x_val, split.labels("val", parts.classes),
-                     time.perf_counter() - started)
+    y_val = split.labels("val", parts.classes)
+    missing = [c for i, c in enumerate(parts.classes) if i not in set(y_val.tolist())]
+    if missing:
+        raise DataError(f"The validation data has no examples of {', '.join(missing)}, so AUC cannot be measured. "
+                        "Add some to the validation data, or leave it out to split the training data.")
+    return ProbeData(parts, x_train, split.labels("train", parts.classes), x_val, y_val, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ def sweep_depths(dataset: LabelledDataset, config: TrainConfig, depths: Sequence
     The same seed gives every run the same split, so their numbers compare fairly."""
     results = []
     for i, depth in enumerate(depths):
-        progress = RunProgress(callbacks, f"Run {i + 1} of {len(depths)} ({depth} trainable blocks)", config.epochs)
-        results.append(train(dataset, replace(config, trainable_blocks=depth), val_dataset=val_dataset,
-                                        callbacks=[progress]))
+        run_config = replace(config, trainable_blocks=depth)
+        progress = RunProgress(callbacks, f"Run {i + 1} of {len(depths)} ({depth} trainable blocks)",
+                               run_config.planned_epochs)
+        results.append(train(dataset, run_config, val_dataset=val_dataset, callbacks=[progress]))
     return results
 
 
