@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from .cli_data import ConsoleProgress, add_data_arguments, read_datasets
@@ -29,8 +30,6 @@ def _write_json(path: Path | None, data: dict) -> None:
 
 
 def _config(args):
-    from dataclasses import replace
-
     return replace(default_config(args.task), val_fraction=args.val_fraction, seed=args.seed, device=args.device)
 
 
@@ -62,8 +61,6 @@ def cmd_learning_curve(args) -> int:
     dataset, val_dataset = read_datasets(args)
     config = _config(args)
     if args.backbone:
-        from dataclasses import replace
-
         config = replace(config, backbone=args.backbone)
     curve = learning_curve(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
     print(f"\n{'examples per class':>18} {'transfer AUC':>13} {'baseline AUC':>13}   (baseline: {curve.baseline})")

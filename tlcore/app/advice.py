@@ -10,7 +10,7 @@ from ..core.errors import TLCoreError
 from ..runs import jobs
 from ..runs.recommend import examples_advice, smallest_class
 from ..insight.plots import learning_curve_figure
-from ..runs.work import CurveWork, RecommendWork
+from ..runs.work import curve_work, recommend_work
 from .widgets import follow_job, plain, show_error
 
 
@@ -35,13 +35,13 @@ def advice_section(ws) -> None:
             ws, "advice_job_id", "Find the best start for my data", ":material/travel_explore:",
             "Tries every backbone that works on this machine with a frozen backbone and a linear head, on the same "
             "split, and ranks them by validation AUC. Features computed here are reused by training later.",
-            RecommendWork, "the search")
+            recommend_work, "the search")
     with right:
         curve = _job_button(
             ws, "curve_job_id", "How much data do I need?", ":material/trending_up:",
             "Validation AUC with 1, 2, 5, 10, ... training examples per class, with the chosen backbone and without "
             "pretrained knowledge, and what doubling your data would likely buy. The backbone runs once.",
-            CurveWork, "the learning curve")
+            curve_work, "the learning curve")
     if result:
         _show_result(ws, result)
     if curve:

@@ -36,6 +36,10 @@ class LinearFit:
     folds: int  # 0 when some class had fewer than two examples (C left at DEFAULT_C)
     held_out: list[tuple[float, float, float, float]]  # per C tried: C, held-out AUC, its standard error, log loss
 
+    def proba(self, x: torch.Tensor) -> np.ndarray:
+        """Probabilities [n, classes] of features x (as the head gives them)."""
+        return torch.softmax(x.float() @ self.weight.T + self.bias, 1).numpy()
+
     def to_dict(self) -> dict:
         how = f", L2 strength chosen by {self.folds}-fold cross-validation (twice)" if self.folds else ""
         return {"method": "full-batch L-BFGS on standardised features" + how, "C": self.C, "folds": self.folds,

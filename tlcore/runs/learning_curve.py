@@ -77,7 +77,7 @@ def _curve(method: str, x_train: torch.Tensor, y_train: np.ndarray, x_val: torch
                                num_classes, seed=seed, device=device)
         aucs, resampled = [], []
         for d, fit in enumerate(fits):
-            proba = torch.softmax(x_val.float() @ fit.weight.T + fit.bias, 1).numpy()
+            proba = fit.proba(x_val)
             aucs.append(roc_auc(y_val, proba, num_classes))
             resampled.append(bootstrap_aucs(y_val, proba, n_resamples=RESAMPLES, seed=d))
         interval = percentile_interval(np.concatenate(resampled), RESAMPLES * len(resampled))

@@ -77,5 +77,4 @@ class Score:
 def linear_probe(x_train: torch.Tensor, y_train: np.ndarray, x_val: torch.Tensor, num_classes: int, *,
                  seed: int, device: torch.device) -> np.ndarray:
     """Validation probabilities of the linear layer fitted (as a run's default head) on x_train."""
-    fit = fit_linear([x_train], y_train, num_classes, seed=seed, device=device)
-    return torch.softmax(x_val.float() @ fit.weight.T + fit.bias, 1).numpy()
+    return fit_linear([x_train], y_train, num_classes, seed=seed, device=device).proba(x_val)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..core.config import TrainConfig
 from ..data import LabelledDataset
@@ -52,24 +52,24 @@ class SweepWork:
 
 
 @dataclass(frozen=True)
-class RecommendWork:
-    """Probe every usable backbone on the data; the job's result is the recommendation's JSON."""
+class AnswerWork:
+    """Guidance as a job's work: `answer(dataset, config, val_dataset=, callbacks=)` (recommend or
+    learning_curve, module-level so it pickles); the job's result is the answer's JSON."""
 
+    answer: Callable
     dataset: LabelledDataset
     config: TrainConfig
     val_dataset: LabelledDataset | None = None
 
     def __call__(self, callbacks: Sequence[Callback], folder: Path) -> dict:
-        return recommend(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks).to_dict()
+        return self.answer(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks).to_dict()
 
 
-@dataclass(frozen=True)
-class CurveWork:
-    """The learning curve of config.backbone on the data; the job's result is its JSON."""
+def recommend_work(dataset: LabelledDataset, config: TrainConfig, val_dataset: LabelledDataset | None) -> AnswerWork:
+    """Probe every usable backbone on the data."""
+    return AnswerWork(recommend, dataset, config, val_dataset)
 
-    dataset: LabelledDataset
-    config: TrainConfig
-    val_dataset: LabelledDataset | None = None
 
-    def __call__(self, callbacks: Sequence[Callback], folder: Path) -> dict:
-        return learning_curve(self.dataset, self.config, val_dataset=self.val_dataset, callbacks=callbacks).to_dict()
+def curve_work(dataset: LabelledDataset, config: TrainConfig, val_dataset: LabelledDataset | None) -> AnswerWork:
+    """The learning curve of config.backbone on the data."""
+    return AnswerWork(learning_curve, dataset, config, val_dataset)
