@@ -49,6 +49,21 @@ def shape_records(per_class: int = 12, seed: int = 0) -> list[Record]:
             for kind in ("circle", "stripes") for i in range(per_class)]
 
 
+def colour_records(per_class=30, delta=6, size=64, seed=0):
+    """Grey noise, one class a few levels redder: the first blocks' pooled colours separate the
+    classes; after the last block, which answers 'what object is this?', the shift is lost in noise."""
+    rng = np.random.default_rng(seed)
+    records = []
+    for name, shift in (("plain", 0), ("redder", delta)):
+        for i in range(per_class):
+            pixels = rng.integers(60, 196, (size, size, 3))
+            pixels[..., 0] += shift
+            buffer = io.BytesIO()
+            Image.fromarray(pixels.astype(np.uint8)).save(buffer, format="PNG")
+            records.append(Record(name, f"{name}/{i}.png", buffer.getvalue()))
+    return records
+
+
 def make_zip(files: dict[str, bytes], links=()) -> bytes:
     """A zip of {name: bytes}; the names in `links` are stored as symbolic links."""
     buffer = io.BytesIO()

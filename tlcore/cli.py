@@ -23,6 +23,8 @@ def cmd_backbones(args) -> int:
     for info in list_backbones():
         print(f"{info.name:38} {info.modality:8} {info.num_params:>11,} {info.num_blocks:>6}  {info.licence:13} "
               f"{'yes' if info.offline else 'no (downloads on first use)'}")
+        if info.modality == "image":
+            print("    feature blocks: " + ", ".join(f"{i} {name}" for i, name in enumerate(info.block_names, 1)))
     return 0
 
 
@@ -50,6 +52,7 @@ def cmd_train(args) -> int:
         augment=args.augment,
         early_stopping_patience=args.patience, val_fraction=args.val_fraction, seed=args.seed, device=args.device,
         head=args.head, word_vectors_file=args.word_vectors, two_stage=args.two_stage,
+        feature_block=args.feature_block,
     )
     dataset, val_dataset = read_datasets(args)
     run = train(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
@@ -176,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--head", default=defaults.head, choices=list(HEADS))
     train.add_argument("--word-vectors", help="a GloVe-format .txt for the word-vectors backbone")
     train.add_argument("--trainable-blocks", type=int, default=defaults.trainable_blocks)
+    train.add_argument("--feature-block", type=int,
+                       help="images: pool the output of this block (counted from 1; see `backbones`) and drop the "
+                            "blocks above it (default: the last block)")
     train.add_argument("--two-stage", action=argparse.BooleanOptionalAction, default=defaults.two_stage,
                        help="with trainable blocks: fit the head on the frozen backbone first, then fine-tune "
                             "at a tenth of the learning rate (default)")

@@ -1,4 +1,4 @@
-"""`python -m tlcore recommend | learning-curve`: the guidance on the user's data, from the command
+"""`python -m tlcore recommend | learning-curve | layer-sweep`: the guidance on the user's data, from the command
 line, as a table and a sentence on screen and, with --out, as JSON."""
 from __future__ import annotations
 
@@ -48,7 +48,8 @@ def cmd_recommend(args) -> int:
             interval = "" if b.auc_low is None else f"{b.auc_low:.3f}-{b.auc_high:.3f}"
             print(f"{b.name:38} {b.auc:>6.3f} {interval:>15} {b.seconds:>8.1f}")
     chosen = advice.recommended
-    print(f"\nRecommended: {chosen['backbone']} with {chosen['trainable_blocks']} trainable blocks.")
+    block = f", feature block {chosen['feature_block']}" if chosen["feature_block"] else ""
+    print(f"\nRecommended: {chosen['backbone']} with {chosen['trainable_blocks']} trainable blocks{block}.")
     print(chosen["reason"])
     _write_json(out, advice.to_dict())
     return 0
@@ -75,6 +76,26 @@ def cmd_learning_curve(args) -> int:
     return 0
 
 
+def cmd_layer_sweep(args) -> int:
+    from .runs.layer_sweep import sweep_layers
+
+    out = _json_target(args.out)
+    dataset, val_dataset = read_datasets(args)
+    config = _config(args)
+    if args.backbone:
+        config = replace(config, backbone=args.backbone)
+    sweep = sweep_layers(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
+    print(f"\n{'block':>5} {'name':12} {'features':>8} {'AUC':>6} {'95 % interval':>15}")
+    for b in sweep.blocks:
+        interval = "" if b.auc_low is None else f"{b.auc_low:.3f}-{b.auc_high:.3f}"
+        print(f"{b.block:>5} {b.name:12} {b.features:>8,} {_auc(b.auc):>6} {interval:>15}")
+    print(f"\n{sweep.reason}")
+    if sweep.earlier_wins:
+        print(f"Train on it with --feature-block {sweep.recommended}.")
+    _write_json(out, sweep.to_dict())
+    return 0
+
+
 def _auc(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
@@ -92,3 +113,9 @@ def add_guide_commands(sub: argparse._SubParsersAction) -> None:
     curve.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
     curve.add_argument("--out", help="also write the points and the advice as JSON to this file")
     curve.set_defaults(func=cmd_learning_curve)
+
+    layers = sub.add_parser("layer-sweep", help="images: which block of the backbone gives the best features")
+    add_data_arguments(layers)
+    layers.add_argument("--backbone", help="an image backbone, see `backbones` (default: efficientnet_lite0)")
+    layers.add_argument("--out", help="also write each block's AUC and the advice as JSON to this file")
+    layers.set_defaults(func=cmd_layer_sweep)

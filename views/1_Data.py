@@ -5,8 +5,8 @@ import streamlit as st
 
 from tlcore import TLCoreError, build_dataset, build_text_dataset, read_zip, records_from_uploads, text_sample
 from tlcore.app import (
-    ClassRows, cached_table, camera_shots, column_choices, guess_columns, limits, plain, readable, show_error,
-    table_from_pasted, upload_digest, webcam_works, workspace,
+    ClassRows, cached_table, camera_shots, column_choices, guess_columns, limits, plain, readable, setting_widget,
+    show_error, table_from_pasted, upload_digest, webcam_works, workspace,
 )
 
 ws = workspace()
@@ -213,9 +213,11 @@ else:
     image_inputs()
 
 with st.expander("Validation: split or separate data"):
-    fraction = st.slider("Share of each class kept aside for validation", 0.05, 0.5, ws.config.val_fraction, 0.05,
-                         help="These examples are never trained on; the AUC and confusion matrix come from them.")
-    seed = st.number_input("Random seed for the split", 0, 10_000, ws.config.seed, 1)
+    fraction = setting_widget(st.slider, "Share of each class kept aside for validation", 0.05, 0.5, step=0.05,
+                              key="data_val_fraction", setting=ws.config.val_fraction,
+                              help="These examples are never trained on; the AUC and confusion matrix come from them.")
+    seed = setting_widget(st.number_input, "Random seed for the split", 0, 10_000, step=1, key="data_seed",
+                          setting=ws.config.seed)
     ws.update_config(val_fraction=fraction, seed=int(seed))
     if text_task:
         val_file = st.file_uploader("Or: a separate validation table (same columns)", type=TABLE_TYPES,

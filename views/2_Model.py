@@ -7,7 +7,8 @@ import streamlit as st
 
 from tlcore import get_backbone_info, list_backbones
 from tlcore.app import (
-    HEADS, advice_section, backbone_title, cached_freeze_summary, count_for_people, head_choices, need_data, user_file_path, workspace,
+    HEADS, advice_section, backbone_title, cached_freeze_summary, count_for_people, head_choices, need_data,
+    setting_widget, user_file_path, workspace,
 )
 
 ws = workspace()
@@ -30,7 +31,8 @@ st.dataframe(
 )
 names = [b.name for b in backbones]
 current = ws.config.backbone if ws.config.backbone in names else names[0]
-name = st.selectbox("Backbone", names, index=names.index(current), format_func=backbone_title)
+name = setting_widget(st.selectbox, "Backbone", names, key="model_backbone", setting=current,
+                      format_func=backbone_title)
 info = get_backbone_info(name)
 if not info.offline:
     bundled = next(b.title for b in backbones if b.offline)
@@ -51,8 +53,19 @@ if info.classic:
             data = glove.getvalue()
             word_vectors_file = str(user_file_path(f"{hashlib.sha1(data).hexdigest()[:16]}.txt", data))
 else:
-    k = st.slider("Trainable blocks from the top", 0, info.num_blocks,
-                  min(ws.config.trainable_blocks, info.num_blocks),
+    feature_block = None
+    if info.modality == "image":
+        last = info.num_blocks
+        chosen = setting_widget(
+            st.select_slider, "Features from block", list(range(1, last + 1)), key="model_feature_block",
+            setting=ws.config.feature_block or last, format_func=lambda b: f"{b} ({info.block_names[b - 1]}{', the last' if b == last else ''})",
+            help="The new layer learns from the pooled output of this block; the blocks above it are dropped. The "
+                 "last block (the default) suits photos like ImageNet's; an earlier one can suit data that looks "
+                 "nothing like it (scans, X-rays, drawings). The layer sweep on Compare measures each block.")
+        feature_block = None if chosen == last else chosen
+    kept = info.kept_blocks(feature_block)
+    k = setting_widget(st.slider, "Trainable blocks from the top", 0, kept, key="model_trainable_blocks",
+                       setting=min(ws.config.trainable_blocks, kept),
                   help="0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
                        "good with few examples). More blocks = fine-tuning: slower, can fit your data better.")
     if ws.task == "text":
@@ -60,20 +73,22 @@ else:
 
 heads = head_choices(k)
 head = ws.config.head if ws.config.head in heads else "linear"
-head = st.selectbox("Head (the new layer that learns your classes)", heads, index=heads.index(head),
-                    format_func=HEADS.get,
+head = setting_widget(st.selectbox, "Head (the new layer that learns your classes)", heads, key="model_head",
+                      setting=head, format_func=HEADS.get,
                     help="The scikit-learn heads need a frozen backbone (0 trainable blocks); their "
                          "probabilities are calibrated so AUC stays meaningful.")
-ws.update_config(backbone=name, trainable_blocks=k, head=head, word_vectors_file=word_vectors_file)
+ws.update_config(backbone=name, trainable_blocks=k, head=head, word_vectors_file=word_vectors_file,
+                 feature_block=None if info.classic else feature_block)
 
 if not info.classic:
-    summary = cached_freeze_summary(name, k, len(ws.dataset.classes), head)
+    summary = cached_freeze_summary(name, feature_block, k, len(ws.dataset.classes), head)
     c1, c2 = st.columns(2)
     c1.metric("Frozen parameters", count_for_people(summary.frozen_params))
     c2.metric("Trainable parameters", count_for_people(summary.trainable_params))
     if k == 0:
         st.caption("Feature extractor: the backbone runs once per example and the new layer trains on the results.")
     else:
-        st.caption(f"Fine-tuning the top {k} of {info.num_blocks} blocks; they learn 10x slower than the new layer.")
+        st.caption(f"Fine-tuning the top {k} of {kept} blocks: the new layer learns first on the frozen backbone, "
+                   "then the blocks join it, learning 10x slower than it.")
     st.dataframe(pd.DataFrame(summary.rows()), hide_index=True)
 st.page_link("views/3_Train.py", label="Next: train", icon=":material/arrow_forward:")

@@ -1,13 +1,14 @@
-"""Compare: runs side by side (AUC, accuracy, time, trainable parameters, curves overlaid), and a depth
-sweep that trains the same data at several trainable-block depths."""
+"""Compare: runs side by side (AUC, accuracy, time, trainable parameters, curves overlaid), a depth
+sweep that trains the same data at several trainable-block depths, and a layer sweep that finds the
+block whose features transfer best."""
 import pandas as pd
 import streamlit as st
 
 from tlcore import TLCoreError, get_backbone_info
 from tlcore.app import (
     SweepWork, chart, csv_download, explain, explanations_switch, follow_job, glossary, jobs, load_choice, plain,
-    readable_seconds, run_choices, run_intervals, run_label, runs_history_figure, runs_roc_figure, show_error,
-    sweep_estimates, sweep_problem, workspace,
+    layer_sweep_section, readable_seconds, run_choices, run_intervals, run_label, runs_history_figure,
+    runs_roc_figure, show_error, sweep_estimates, sweep_problem, workspace,
 )
 
 ws = workspace()
@@ -27,10 +28,12 @@ else:
     else:
         estimates = sweep_estimates(ws)
         with st.form("sweep"):
+            kept = info.kept_blocks(cfg.feature_block)
             depths = st.multiselect(
-                "Trainable blocks to try", list(range(info.num_blocks + 1)), [0, 1, 2][:info.num_blocks + 1],
+                "Trainable blocks to try", list(range(kept + 1)), [0, 1, 2][:kept + 1],
                 format_func=lambda k: f"{k} (about {readable_seconds(estimates[k])})" if estimates else str(k),
-                help=f"{info.title} has {info.num_blocks} blocks. Each depth is one training run with every other "
+                help=f"{info.title} has {kept} blocks" + (" up to the feature block" if cfg.feature_block else "")
+                     + ". Each depth is one training run with every other "
                      "setting from the Train page; the frozen part is computed once per depth and reused next time.")
             if estimates:
                 st.caption("Times are estimates from timing each block on this machine"
@@ -71,6 +74,9 @@ else:
                            "Evaluate page.")
 
         sweep_progress()
+
+    st.subheader("Layer sweep")
+    layer_sweep_section(ws)
 
 st.subheader("Side by side")
 choices = run_choices(ws)

@@ -2,7 +2,7 @@
 save this one."""
 import streamlit as st
 
-from tlcore.app import plain, project_download, project_upload, workspace
+from tlcore.app import plain, project_download, project_upload, setting_widget, workspace
 
 ws = workspace()
 
@@ -28,8 +28,8 @@ with st.container(border=True):
         project_upload(ws)
 
 st.subheader("1. Pick a task")
-task = st.radio("Task", list(TASKS), index=list(TASKS).index(ws.task), format_func=TASKS.get, horizontal=True,
-                label_visibility="collapsed")
+task = setting_widget(st.radio, "Task", list(TASKS), key="home_task", setting=ws.task, format_func=TASKS.get,
+                      horizontal=True, label_visibility="collapsed")
 ws.set_task(task)
 
 st.subheader("2. Bring your examples")

@@ -56,8 +56,10 @@ def image_runs(trained, shapes_dataset, tmp_path_factory):
     folder = tmp_path_factory.mktemp("image-runs")
     fine_tuned = train(shapes_dataset, TrainConfig(trainable_blocks=1, epochs=3, val_fraction=0.25, device="cpu"))
     logistic = train(shapes_dataset, TrainConfig(head="logistic_regression", val_fraction=0.25, device="cpu"))
-    return {name: (run, save_run(run, folder / name))
-            for name, run in (("frozen", trained), ("one-block", fine_tuned), ("logistic", logistic))}
+    early = train(shapes_dataset, TrainConfig(feature_block=3, trainable_blocks=1, epochs=3, val_fraction=0.25,
+                                              device="cpu"))
+    return {name: (run, save_run(run, folder / name)) for name, run in
+            (("frozen", trained), ("one-block", fine_tuned), ("logistic", logistic), ("feature-block", early))}
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def exports(image_runs, text_runs, tmp_path_factory):
     return export
 
 
-@pytest.mark.parametrize("name", ["frozen", "one-block", "logistic"])
+@pytest.mark.parametrize("name", ["frozen", "one-block", "logistic", "feature-block"])
 def test_an_exported_image_model_answers_like_the_app_without_torch(image_runs, exports, shapes_dataset, tmp_path,
                                                                     name):
     run, saved = image_runs[name]

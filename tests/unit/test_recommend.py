@@ -33,7 +33,8 @@ def test_the_pretrained_sentence_model_is_recommended_over_word_counts(texts):
     assert "do not overlap" in advice.recommended["reason"] and "24 training examples" in advice.recommended["reason"]
     data = advice.to_dict()
     assert set(data["backbones"][0]) >= {"name", "auc", "auc_low", "auc_high", "seconds"}
-    assert set(data["recommended"]) == {"backbone", "trainable_blocks", "reason"}
+    assert set(data["recommended"]) == {"backbone", "trainable_blocks", "feature_block", "reason"}
+    assert data["recommended"]["feature_block"] is None  # texts have none to choose
 
 
 def test_the_probe_reuses_what_a_frozen_run_computed(texts):

@@ -19,7 +19,7 @@ from ..runs.archive import zip_run
 from ..runs.folders import run_folder_name, runs_dir, user_file_path
 from ..runs.sweep import sweep_problem
 from ..runs.work import SweepWork, TrainWork
-from .advice import advice_section
+from .advice import advice_section, layer_sweep_section
 from .camera import CameraShots, Shot, camera_shots, webcam_allowed, webcam_works
 from .class_rows import ClassRows
 from .exports import export_section
@@ -35,7 +35,8 @@ from .loaders import (
 from .reopen import project_download, project_upload, run_upload
 from .widgets import (
     MARKDOWN_SPECIALS, backbone_title, chart, csv_download, explain, explanations_switch, follow_job,
-    highlighted_words, need_data, need_result, plain, image_bytes, readable_seconds, show_error, thumbnail_uri,
+    highlighted_words, need_data, need_result, plain, image_bytes, readable_seconds, setting_widget, show_error,
+    thumbnail_uri,
 )
 from .workspace import (
     KEY, SESSION_PARAM, THIS_SESSION, Workspace, run_choices, run_folder, run_folders, run_label, sweep_label,
@@ -46,8 +47,8 @@ __all__ = [
     # the workspace and the runs it can look at
     "KEY", "SESSION_PARAM", "THIS_SESSION", "Workspace", "run_choices", "run_folder", "run_folders", "run_label",
     "sweep_label", "workspace",
-    # the Model page's guidance
-    "advice_section",
+    # the guidance on the Model and Compare pages
+    "advice_section", "layer_sweep_section",
     # the Data page's class rows and their webcam shots
     "ClassRows", "CameraShots", "Shot", "camera_shots", "webcam_allowed", "webcam_works",
     # runs and projects opened from a file, and Save project
@@ -63,7 +64,7 @@ __all__ = [
     # widgets
     "MARKDOWN_SPECIALS", "backbone_title", "chart", "csv_download", "explain", "explanations_switch",
     "follow_job", "highlighted_words", "need_data", "need_result", "plain", "image_bytes", "readable_seconds",
-    "show_error", "thumbnail_uri",
+    "setting_widget", "show_error", "thumbnail_uri",
     # from tlcore's subpackages, for the pages
     "HEADS", "head_choices", "count_for_people", "limits", "readable", "column_choices", "guess_columns",
     "table_from_pasted", "texts_from_upload", "describe_reuse", "glossary", "methods", "majority_baseline",

@@ -1,6 +1,7 @@
-"""The Model page's guidance: what the number of examples suggests; "find the best start for my data"
-(a background job probing every usable backbone), with its ranking and a button to apply it; and "how
-much data do I need?" (a background job drawing the learning curve)."""
+"""The guidance measured on the user's data. The Model page's: what the number of examples suggests;
+"find the best start for my data" (a background job probing every usable backbone), with its ranking
+and a button to apply it; and "how much data do I need?" (a background job drawing the learning
+curve). The Compare page's layer sweep (a background job probing every block of the backbone)."""
 from __future__ import annotations
 
 import pandas as pd
@@ -9,8 +10,10 @@ import streamlit as st
 from ..core.errors import TLCoreError
 from ..runs import jobs
 from ..runs.recommend import examples_advice, smallest_class
-from ..insight.plots import learning_curve_figure
-from ..runs.work import curve_work, recommend_work
+from ..backbones import get_backbone_info
+from ..insight.plots import layer_sweep_figure, learning_curve_figure
+from ..runs.work import curve_work, layer_work, recommend_work
+from .loaders import load_choice
 from .widgets import follow_job, plain, show_error
 
 
@@ -28,7 +31,7 @@ def advice_section(ws) -> None:
     val_hash = ws.val_dataset.content_hash if ws.val_dataset is not None else None
     per_class = _smallest_class(ws.dataset.content_hash, val_hash, ws.config.val_fraction, ws.config.seed, ws)
     if per_class is not None:
-        st.info(examples_advice(per_class), icon=":material/school:")
+        st.info(" ".join([examples_advice(per_class), *_evidence(ws)]), icon=":material/school:")
     left, right = st.columns(2)
     with left:
         result = _job_button(
@@ -46,6 +49,23 @@ def advice_section(ws) -> None:
         _show_result(ws, result)
     if curve:
         _show_curve(curve)
+
+
+def _evidence(ws) -> list[str]:
+    """What this session measured on the data about depth and feature block: the depth sweep's AUC per
+    depth, and the layer sweep's conclusion."""
+    said = []
+    sweep = sorted((r.config.trainable_blocks, r.report.auc) for r in
+                   (load_choice(ws, c) for c in ws.session_runs() if c.startswith("Sweep: ")) if r is not None)
+    if sweep:
+        said.append("Your depth sweep measured a validation AUC of " + ", ".join(
+            f"{'n/a' if auc is None else f'{auc:.3f}'} with {k} trainable block{'' if k == 1 else 's'}"
+            for k, auc in sweep) + ".")
+    layers = jobs.get_job(ws.layer_job_id)
+    snap = layers.snapshot() if layers is not None else None
+    if snap is not None and snap.status == jobs.DONE:
+        said.append("Your layer sweep: " + snap.result["recommended"]["reason"])
+    return said
 
 
 def _job_button(ws, attr: str, label: str, icon: str, help: str, work, what: str) -> dict | None:
@@ -82,7 +102,8 @@ def _show_curve(curve: dict) -> None:
 
 
 def _show_result(ws, result: dict) -> None:
-    rows = [{"backbone": b["title"], "AUC": b["auc"],
+    rows = [{"backbone": b["title"] + (f" (block {b['feature_block']})" if b.get("feature_block") else ""),
+             "AUC": b["auc"],
              "AUC 95% interval": "" if b["auc_low"] is None else f"{b['auc_low']:.3f} – {b['auc_high']:.3f}",
              "seconds": b["seconds"], "problem": b["problem"] or ""} for b in result["backbones"]]
     table = pd.DataFrame(rows)
@@ -92,12 +113,45 @@ def _show_result(ws, result: dict) -> None:
         "AUC": st.column_config.NumberColumn(format="%.3f"), "seconds": st.column_config.NumberColumn(format="%.1f")})
     chosen = result["recommended"]
     st.success(plain(chosen["reason"]), icon=":material/recommend:")
-    applied = ws.config.backbone == chosen["backbone"] and ws.config.trainable_blocks == chosen["trainable_blocks"]
+    block = chosen.get("feature_block")
+    applied = (ws.config.backbone, ws.config.trainable_blocks, ws.config.feature_block) == (
+        chosen["backbone"], chosen["trainable_blocks"], block)
     label = (f"Use it: {next(b['title'] for b in result['backbones'] if b['name'] == chosen['backbone'])}, "
-             f"{chosen['trainable_blocks']} trainable blocks")
+             f"{chosen['trainable_blocks']} trainable blocks" + (f", feature block {block}" if block else ""))
     if st.button(label, icon=":material/check:", disabled=applied, type="primary"):
         head = ws.config.head if chosen["trainable_blocks"] == 0 else "linear"
-        ws.update_config(backbone=chosen["backbone"], trainable_blocks=chosen["trainable_blocks"], head=head)
+        ws.update_config(backbone=chosen["backbone"], trainable_blocks=chosen["trainable_blocks"], head=head,
+                         feature_block=block)
         st.rerun()
     if applied:
         st.caption("These are the settings below.")
+
+
+def layer_sweep_section(ws) -> None:
+    """The layer sweep of the chosen image backbone, and a button to use the block it found."""
+    info = get_backbone_info(ws.config.backbone)
+    if info.modality != "image" or info.classic:
+        st.caption("The layer sweep is for pretrained image backbones: their earlier blocks can transfer better to "
+                   "data unlike photos. Text models are used whole.")
+        return
+    result = _job_button(
+        ws, "layer_job_id", f"Find the best feature block of {info.title}", ":material/layers:",
+        f"Fits a linear layer on the pooled output of each of the {info.num_blocks} blocks, on the same split, and "
+        "scores each on the validation examples. The backbone runs once; training on any block afterwards reuses "
+        "its features.", layer_work, "the layer sweep")
+    if not result:
+        return
+    st.plotly_chart(layer_sweep_figure(result["blocks"], result["recommended"]["feature_block"]), key="layer_sweep")
+    st.success(plain(result["recommended"]["reason"]), icon=":material/layers:")
+    block = result["recommended"]["feature_block"]
+    setting = None if block == info.num_blocks else block
+    applied = (ws.config.backbone, ws.config.feature_block) == (result["backbone"], setting)
+    if result["backbone"] != ws.config.backbone:
+        st.caption(f"This sweep measured {get_backbone_info(result['backbone']).title}; run it again for "
+                   f"{info.title}.")
+    elif st.button(f"Use feature block {block} ({info.block_names[block - 1]})", icon=":material/check:",
+                   disabled=applied):
+        ws.update_config(feature_block=setting, trainable_blocks=min(ws.config.trainable_blocks, block))
+        st.rerun()
+    if applied and result["backbone"] == ws.config.backbone:
+        st.caption("The Model page uses this block now.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from ..backbones import create_backbone
+from ..backbones import create_backbone, get_backbone_info
 from ..core.errors import RunLoadError, TLCoreError
 from ..data import Table, read_table
 from ..engine.freezing import FreezeSummary, freeze_summary
@@ -50,14 +50,16 @@ def cached_table(uploaded) -> Table:
 
 
 @st.cache_resource(show_spinner=False)
-def _skeleton_backbone(backbone: str):
+def _skeleton_backbone(backbone: str, feature_block: int | None):
     """Random-weight backbone used only to count parameters (shared by every session; never trained)."""
-    return create_backbone(backbone, pretrained=False)
+    return create_backbone(backbone, pretrained=False, feature_block=feature_block)
 
 
 @st.cache_data(show_spinner=False)
-def cached_freeze_summary(backbone: str, trainable_blocks: int, num_classes: int, head: str) -> FreezeSummary:
-    return freeze_summary(TransferModel(_skeleton_backbone(backbone), num_classes, head), trainable_blocks)
+def cached_freeze_summary(backbone: str, feature_block: int | None, trainable_blocks: int, num_classes: int,
+                          head: str) -> FreezeSummary:
+    model = TransferModel(_skeleton_backbone(backbone, feature_block), num_classes, head)
+    return freeze_summary(model, trainable_blocks)
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=16)
@@ -156,10 +158,12 @@ def sweep_estimates(ws: Workspace) -> dict[int, float]:
         costs = _block_seconds(cfg.backbone, texts)
     except TLCoreError:
         return {}
+    costs = costs[:get_backbone_info(cfg.backbone).kept_blocks(cfg.feature_block)]
     n_train = len(dataset) if ws.val_dataset else round(len(dataset) * (1 - cfg.val_fraction))
     n_examples = len(dataset) + (len(ws.val_dataset) if ws.val_dataset else 0)
     record = load_choice(ws, THIS_SESSION) if ws.has_run else None
-    if record is not None and record.config.backbone == cfg.backbone:
+    if record is not None and (record.config.backbone, record.config.feature_block) == (cfg.backbone,
+                                                                                        cfg.feature_block):
         costs = calibrate(costs, record.facts, record.config.trainable_blocks,
                           record.facts.n_train + len(record.y_val))
     return {k: estimate_seconds(costs, k, n_examples=n_examples, n_train=n_train, epochs=cfg.epochs,

@@ -25,6 +25,21 @@ def plain(text: object) -> str:
     return "".join("\\" + c if c in MARKDOWN_SPECIALS else c for c in str(text))
 
 
+def setting_widget(widget: Callable, label: str, *args, key: str, setting, **options):
+    """`widget(label, *args, key=key, **options)` showing `setting`, a value kept outside the widget (the
+    workspace's settings): the widget follows the setting when it changed elsewhere (a button, another
+    page, a refresh) and otherwise keeps what the user chose. (Passing the setting as the widget's
+    default instead gives the widget a new identity whenever the setting changes, and that drops every
+    second change the user makes.)"""
+    shown = f"{key}.setting"
+    chosen = key in st.session_state and st.session_state.get(shown) == setting
+    # Set every time: a widget whose options changed (a slider's range) is new to Streamlit, and starts here.
+    st.session_state[key] = st.session_state[key] if chosen else setting
+    value = widget(label, *args, key=key, **options)
+    st.session_state[shown] = value
+    return value
+
+
 def show_error(exc: TLCoreError) -> None:
     st.error(plain(exc.user_message), icon=":material/error:")
 

@@ -25,6 +25,7 @@ from .class_rows import ClassRows
 KEY = "tl_workspace"
 SESSION_PARAM = "session"  # the address carries the session's id, so a refresh finds its workspace again
 THIS_SESSION = "This session's run"
+GUIDANCE_JOBS = ("advice_job_id", "curve_job_id", "layer_job_id")  # measured on the data and its split
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Workspace:
     sweep_job_id: str | None = None  # a depth sweep started on the Compare page
     advice_job_id: str | None = None  # "find the best start for my data", started on the Model page
     curve_job_id: str | None = None  # the learning curve, started on the Model page
+    layer_job_id: str | None = None  # the layer sweep, started on the Compare page
     saved: dict[str, str] = field(default_factory=dict)  # this session's run folder -> where it was saved
     image_rows: ClassRows = field(default_factory=ClassRows)  # the Data page's classes named for images
     text_rows: ClassRows = field(default_factory=ClassRows)  # ... and for texts, with their typed examples
@@ -72,13 +74,6 @@ class Workspace:
     def sweep_job(self) -> jobs.Job | None:
         return jobs.get_job(self.sweep_job_id)
 
-    @property
-    def advice_job(self) -> jobs.Job | None:
-        return jobs.get_job(self.advice_job_id)
-
-    @property
-    def curve_job(self) -> jobs.Job | None:
-        return jobs.get_job(self.curve_job_id)
 
     def session_runs(self) -> dict[str, Path]:
         """Finished runs of this session by label: the Train page's run, then each depth of a sweep.
@@ -102,20 +97,21 @@ class Workspace:
     def set_data(self, dataset: LabelledDataset | None, label: str, key: str | None) -> None:
         """New data makes any earlier model stale: its jobs are stopped and forgotten (a saved copy
         stays), so they neither hold the device nor a place in the queue."""
-        for job in (self.job, self.sweep_job, self.advice_job, self.curve_job):
-            if job is not None:
-                jobs.forget(job.job_id)
-        self.dataset, self.data_label, self.loaded_key, self.job_id = dataset, label, key, None
-        self.sweep_job_id = self.advice_job_id = self.curve_job_id = None
+        self._forget("job_id", "sweep_job_id", *GUIDANCE_JOBS)
+        self.dataset, self.data_label, self.loaded_key = dataset, label, key
 
     def set_validation(self, dataset: LabelledDataset | None, key: str | None) -> None:
         """Separate validation data (None: split the training data), and the upload it came from. The
         guidance measured on the old split is forgotten."""
-        for job in (self.advice_job, self.curve_job):
-            if job is not None:
-                jobs.forget(job.job_id)
-        self.advice_job_id = self.curve_job_id = None
+        self._forget(*GUIDANCE_JOBS)
         self.val_dataset, self.val_key = dataset, key
+
+    def _forget(self, *attrs: str) -> None:
+        """Stop and forget the jobs kept in these attributes."""
+        for attr in attrs:
+            if getattr(self, attr) is not None:
+                jobs.forget(getattr(self, attr))
+            setattr(self, attr, None)
 
     def use_sample(self) -> None:
         """The sample of the current task: handwritten digits, or short texts on three topics."""

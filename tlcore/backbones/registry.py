@@ -32,6 +32,10 @@ class BackboneInfo:
     def num_blocks(self) -> int:
         return len(self.block_names)
 
+    def kept_blocks(self, feature_block: int | None) -> int:
+        """The blocks a model keeps with this feature block (None: all of them)."""
+        return self.num_blocks if feature_block is None else min(feature_block, self.num_blocks)
+
     @property
     def max_length(self) -> int | None:
         """Texts: the most tokens the backbone reads (longer texts are cut)."""
@@ -79,6 +83,14 @@ class BlockBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.run(x)
 
+    def truncated(self, feature_block: int) -> "BlockBackbone":
+        """The first `feature_block` blocks, then a global average pool of the last one's output (the
+        featuriser that drops the blocks above); its width is measured on a small image."""
+        blocks = list(zip(self.block_names, self.blocks))[:feature_block]
+        with torch.no_grad():
+            width = BlockBackbone(blocks, nn.Identity(), 0).eval()(torch.zeros(1, 3, 64, 64)).shape[1]
+        return BlockBackbone(blocks, nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), width)
+
 
 def empty_backbone() -> BlockBackbone:
     """No blocks, the identity as its pool: for features made outside torch (TF-IDF, word vectors),
@@ -109,7 +121,24 @@ def get_backbone_info(name: str) -> BackboneInfo:
     return _REGISTRY[name][0]
 
 
-def create_backbone(name: str, *, pretrained: bool = True) -> BlockBackbone:
-    """Build the backbone; pretrained=False gives random weights (for loading a saved run or tests)."""
-    get_backbone_info(name)
-    return _REGISTRY[name][1](pretrained)
+def check_feature_block(info: BackboneInfo, feature_block: int | None) -> None:
+    """A feature block is one of an image backbone's blocks, counted from 1 (None: the last, the default)."""
+    if feature_block is None:
+        return
+    if info.modality != "image" or not info.num_blocks:
+        raise ConfigError(f"A feature block applies to pretrained image backbones; {info.title} has none to choose. "
+                          "Leave the feature block at its default.")
+    if not 1 <= feature_block <= info.num_blocks:
+        raise ConfigError(f"{info.title} has {info.num_blocks} blocks: choose a feature block from 1 to "
+                          f"{info.num_blocks} ({info.num_blocks} is the last, the default).")
+
+
+def create_backbone(name: str, *, pretrained: bool = True, feature_block: int | None = None) -> BlockBackbone:
+    """Build the backbone; pretrained=False gives random weights (for loading a saved run or tests).
+    feature_block K keeps blocks 1..K and pools block K's output (None or the last block: all of it)."""
+    info = get_backbone_info(name)
+    check_feature_block(info, feature_block)
+    backbone = _REGISTRY[name][1](pretrained)
+    if feature_block is None or feature_block == info.num_blocks:
+        return backbone
+    return backbone.truncated(feature_block)

@@ -49,6 +49,7 @@ class TrainConfig:
     device: str = "auto"
     head: str = "linear"
     two_stage: bool = True  # with trainable blocks: the head first on the frozen backbone, then fine-tuning
+    feature_block: int | None = None  # images: pool this block's output (counted from 1), dropping those above
     word_vectors_file: str | None = None  # a GloVe-format .txt for the word-vectors featuriser
 
     def __post_init__(self):
@@ -61,6 +62,10 @@ class TrainConfig:
             (self.early_stopping_patience >= 0, "Early-stopping patience must be 0 (off) or more."),
             (0.05 <= self.val_fraction <= 0.5, "Validation fraction must be between 0.05 and 0.5."),
             (self.device in DEVICE_CHOICES, f"Device must be one of {', '.join(DEVICE_CHOICES)}."),
+            (self.feature_block is None or self.feature_block >= 1,
+             "The feature block is counted from 1 (the first block); leave it empty for the last."),
+            (self.feature_block is None or self.trainable_blocks <= self.feature_block,
+             f"With feature block {self.feature_block}, at most {self.feature_block} blocks can train."),
         ]
         for ok, message in checks:
             if not ok:
@@ -89,23 +94,24 @@ class TrainConfig:
         known = {f.name: f.default for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         for name, value in values.items():
-            if not _same_kind(value, known[name]):
-                raise ConfigError(f"The setting {name} must be {_kind(known[name])}, not {value!r:.40}.")
+            kind = OPTIONAL.get(name, known[name])
+            if not (value is None and name in OPTIONAL or _same_kind(value, kind)):
+                raise ConfigError(f"The setting {name} must be {_kind(kind)}, not {value!r:.40}.")
         return cls(**values)
+
+
+OPTIONAL = {"word_vectors_file": "", "feature_block": 0}  # settings that may be null: the kind they hold
 
 
 def _same_kind(value, default) -> bool:
     """Whether a value read from JSON fits a field with this default (whole numbers where ints go)."""
-    if default is None:
-        return value is None or isinstance(value, str)
     if isinstance(default, float):
         return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return type(value) is type(default)
 
 
 def _kind(default) -> str:
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}.get(
-        type(default), "a file name or nothing")
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a name"}[type(default)]
 
 
 def default_config(task: str) -> TrainConfig:

@@ -38,3 +38,23 @@ def recomputed_batches(model: TransferModel, adapter: Adapter, inputs: Activatio
             return model.backbone.run(x, 0, boundary)
 
     return batch
+
+
+def pooled_blocks(model: TransferModel, adapter: Adapter, inputs: Activations, *, device: torch.device,
+                  progress: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, ...]:
+    """Every block's output, globally average-pooled ([n, channels] per block; the last through the
+    backbone's own pool), from one pass over the examples in eval mode; on the CPU. Block K's entry is
+    what a backbone cut at feature block K gives (see BlockBackbone.truncated)."""
+    backbone, widths = model.backbone, []
+
+    def forward(batch: Activations) -> torch.Tensor:
+        x, pooled = adapter.prepare(batch), []
+        for i, block in enumerate(backbone.blocks):
+            x = block(x)
+            pooled.append(backbone.pool(x) if i == len(backbone.blocks) - 1 else x.mean((2, 3)))
+        widths[:] = [p.shape[1] for p in pooled]
+        return torch.cat(pooled, 1)  # one tensor, so that batches join (and shrink) like any other output
+
+    joined = infer(model, inputs, forward, device=device, order=adapter.order(inputs), progress=progress,
+                   doing="running every block")
+    return tuple(t.contiguous() for t in joined.split(widths, 1))

@@ -1,9 +1,10 @@
 """Is the user's data like what the backbone learnt from? Measured from the data itself: how sure the
-pretrained network's own ImageNet classifier is of the user's images. On everyday photos its top
-guess usually takes most of the probability; on digits, scans, drawings or X-rays it spreads thin."""
+pretrained network's own ImageNet classifier is of the user's images (on everyday photos its top
+guess usually takes most of the probability; on digits, scans, drawings or X-rays it spreads thin),
+and, once a layer sweep has run, whether an earlier block's features beat the last block's."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -15,10 +16,18 @@ class DomainCheck:
     imagenet_confidence: float  # mean over the examples of the top class's probability
     far: bool
     advice: str | None  # a warning with what to try when far; None otherwise
+    earlier_block: int | None = None  # a block whose features clearly beat the last block's
 
     def to_dict(self) -> dict:
         return {"imagenet_confidence": round(self.imagenet_confidence, 4), "far_from_imagenet": self.far,
-                "advice": self.advice}
+                "earlier_block": self.earlier_block, "advice": self.advice}
+
+    def with_earlier_block(self, title: str, block: int, name: str, auc: float, last_auc: float) -> "DomainCheck":
+        """The check once a layer sweep of `title` found block `block` clearly better than the last."""
+        evidence = (f"A layer sweep of {title} found that its block {block} ({name}) gives better features for your "
+                    f"data than its last block: a validation AUC of {auc:.3f} against {last_auc:.3f}.")
+        return replace(self, far=True, earlier_block=block,
+                       advice=f"{self.advice} {evidence}" if self.advice else evidence)
 
 
 def check_domain(imagenet_head: torch.nn.Module, features: torch.Tensor, title: str) -> DomainCheck:

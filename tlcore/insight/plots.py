@@ -237,3 +237,23 @@ def learning_curve_figure(points: list[dict], zero_shot: dict | None, backbone: 
     fig.update_yaxes(title_text="validation AUC", range=[0.4, 1.02])
     fig.update_layout(height=380, margin={"t": 30, "b": 10}, legend=LEGEND_BELOW)
     return fig
+
+
+def layer_sweep_figure(blocks: list[dict], recommended: int) -> go.Figure:
+    """Validation AUC of a linear layer on each block's pooled output, with 95 % intervals; the block
+    to use stands out."""
+    x = [f"{b['block']} {_text(b['name'])}" for b in blocks]
+    auc = [b["auc"] for b in blocks]
+    fig = go.Figure(go.Scatter(
+        x=x, y=auc, mode="lines+markers", name="validation AUC", line={"color": PALETTE[0]},
+        error_y={"type": "data", "symmetric": False,
+                 "array": [None if b["auc_high"] is None else b["auc_high"] - b["auc"] for b in blocks],
+                 "arrayminus": [None if b["auc_low"] is None else b["auc"] - b["auc_low"] for b in blocks]},
+        hovertemplate="block %{x}: AUC %{y:.3f}<extra></extra>"))
+    chosen = next(b for b in blocks if b["block"] == recommended)
+    fig.add_trace(go.Scatter(x=[f"{chosen['block']} {_text(chosen['name'])}"], y=[chosen["auc"]], mode="markers",
+                             marker={"size": 16, "symbol": "star", "color": PALETTE[1]}, name="the block to use"))
+    fig.update_xaxes(title_text="feature block (the new layer learns from its pooled output)")
+    fig.update_yaxes(title_text="validation AUC", range=[min([0.5, *[a for a in auc if a is not None]]) - 0.02, 1.02])
+    fig.update_layout(height=360, margin={"t": 30, "b": 10}, legend=LEGEND_BELOW)
+    return fig

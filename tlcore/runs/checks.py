@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..backbones import ImagePreprocessing, list_backbones
+from ..backbones import ImagePreprocessing, check_feature_block, list_backbones
 from ..backbones.text_preprocessing import TextPreprocessing
 from ..core.config import HEADS, TrainConfig, check_head
 from ..core.errors import BackboneUnavailable, RunLoadError, TLCoreError
@@ -63,6 +63,7 @@ def _check_config(config: dict) -> None:
     train = TrainConfig.from_dict(config.get("train_config"))
     check((train.backbone, train.trainable_blocks, train.head, train.seed) ==
            (name, blocks, head, config.get("seed", train.seed)), "the training settings disagree with the run")
+    check_feature_block(backbones[name], train.feature_block)
     if task == "image":
         ImagePreprocessing.from_dict(config.get("preprocessing"))
     elif config.get("preprocessing") is not None:  # texts: absent in runs saved before it was kept

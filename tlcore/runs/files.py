@@ -131,7 +131,7 @@ def _build_classifier(run_dir: Path, config: dict) -> Classifier:
     if head == "random_forest":
         check_forest_tables(head_state, num_features)
     adapter = load_adapter(info, run_dir, config, state)
-    backbone = create_backbone(name, pretrained=False)
+    backbone = create_backbone(name, pretrained=False, feature_block=config["train_config"].get("feature_block"))
     adapter.attach(backbone)
     check(backbone.num_features == num_features, f"{name} gives {backbone.num_features} features, not {num_features}")
     model = TransferModel(backbone, len(config["classes"]))

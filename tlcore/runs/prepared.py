@@ -96,7 +96,7 @@ def prepare(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Label
     device = resolve_device(config.device)
     torch.manual_seed(config.seed)  # what the backbone's own layers draw (dropout inside fine-tuned blocks)
     split = Split.of(dataset, val_dataset, config)
-    backbone = create_backbone(config.backbone)
+    backbone = create_backbone(config.backbone, feature_block=config.feature_block)
     adapter = adapter_for(info, backbone, config)
     adapter.fit(backbone, split.examples("train"))
     classes = list(dataset.classes)
@@ -105,8 +105,15 @@ def prepare(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Label
     model.to(device)
     timings = {"load_backbone": time.perf_counter() - started, "inputs": 0.0}
     frozen = Frozen(adapter, model, boundary, device, RunCache(cache or default_cache()), split, callbacks, timings,
-                    key=(config.backbone, info.weights_id, boundary, str(autocast_dtype(device))))
+                    key=frozen_key(info, config.feature_block, boundary, device))
     return Prepared(info, device, split, backbone, adapter, classes, model, boundary, frozen, timings)
+
+
+def frozen_key(info: BackboneInfo, feature_block: int | None, boundary: int, device: torch.device) -> tuple:
+    """What names a backbone's frozen activations in the cache besides the data: weights, feature block
+    (when not the last), boundary and precision."""
+    cut = () if feature_block in (None, info.num_blocks) else (f"feature block {feature_block}",)
+    return (info.name, info.weights_id, *cut, boundary, str(autocast_dtype(device)))
 
 
 class Frozen:
@@ -143,12 +150,15 @@ class Frozen:
         found = ("activations", id(dataset), flip)
         if found not in self._found:
             if self.adapter.cacheable:
-                key = ("activations", dataset.content_hash, *self.key, *self.adapter.preprocessing.key(), flip)
                 what = self._named(FLIPPED_ACTIVATIONS if flip else FROZEN_ACTIVATIONS, dataset)
-                self._found[found] = self.cache.fetch(key, compute, what)
+                self._found[found] = self.cache.fetch(self.activations_key(dataset, self.key, flip), compute, what)
             else:
                 self._found[found] = compute()
         return self._found[found]
+
+    def activations_key(self, dataset: LabelledDataset, key: tuple, flip: bool = False) -> tuple:
+        """The cache key of a dataset's frozen activations under `key` (see frozen_key)."""
+        return ("activations", dataset.content_hash, *key, *self.adapter.preprocessing.key(), flip)
 
     def pooled_train(self, views: list | None) -> list[torch.Tensor]:
         """The training examples' pooled features from the pretrained backbone (what stage 1 fits the

@@ -47,11 +47,16 @@ def probe_data(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: La
     x_train = load(take(frozen.activations(split.train_set), split.train_rows)).float()
     x_val = load(take(frozen.activations(split.val_set), split.val_rows)).float()
     y_val = split.labels("val", parts.classes)
-    missing = [c for i, c in enumerate(parts.classes) if i not in set(y_val.tolist())]
+    check_every_class(y_val, parts.classes)
+    return ProbeData(parts, x_train, split.labels("train", parts.classes), x_val, y_val, time.perf_counter() - started)
+
+
+def check_every_class(y_val: np.ndarray, classes: list[str]) -> None:
+    """AUC needs validation examples of every class: a sentence naming those without any."""
+    missing = [c for i, c in enumerate(classes) if i not in set(y_val.tolist())]
     if missing:
         raise DataError(f"The validation data has no examples of {', '.join(missing)}, so AUC cannot be measured. "
                         "Add some to the validation data, or leave it out to split the training data.")
-    return ProbeData(parts, x_train, split.labels("train", parts.classes), x_val, y_val, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Find the best start for the user's data: every backbone usable on this machine (bundled, or
 downloaded earlier) probed with a frozen linear head on the same split, reusing the caches; ranked by
-validation AUC with 95 % intervals; then a backbone and a number of trainable blocks, with the reason
-in a sentence built from what was measured."""
+validation AUC with 95 % intervals; then a backbone, a number of trainable blocks and, for images
+unlike ImageNet's, the feature block found by a layer sweep, with the reason in a sentence built from
+what was measured."""
 from __future__ import annotations
 
 import time
@@ -18,6 +19,7 @@ from ..engine.cache import TensorCache
 from ..engine.loop import Callback
 from ..insight.domain import DomainCheck, check_domain
 from .prepared import Split
+from .layer_sweep import sweep_layers
 from .probe import Score, linear_probe, probe_data
 from .sweep import RunProgress
 
@@ -35,6 +37,7 @@ class BackboneScore:
     auc_high: float | None
     seconds: float
     problem: str | None = None  # why it could not be probed
+    feature_block: int | None = None  # the block scored, when a layer sweep found an earlier one better
 
     @property
     def score(self) -> Score:
@@ -80,13 +83,22 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
             continue
         proba = linear_probe(data.x_train, data.y_train, data.x_val, len(data.classes), seed=config.seed,
                              device=data.parts.device)
-        score = Score.of(data.y_val, proba)
-        scores.append(BackboneScore(name, data.parts.info.title, score.auc, score.low, score.high,
-                                    round(time.perf_counter() - started, 3)))
+        score, block = Score.of(data.y_val, proba), None
         smallest = int(np.bincount(data.y_train, minlength=len(data.classes)).min())
-        head = data.parts.backbone.imagenet_head
+        head, info = data.parts.backbone.imagenet_head, data.parts.info
         if head is not None and domain is None:
-            domain = check_domain(head, data.x_train, data.parts.info.title)
+            domain = check_domain(head, data.x_train, info.title)
+        if head is not None and domain.far:  # unlike ImageNet: an earlier block may transfer better
+            layers = sweep_layers(dataset, replace(config, backbone=name), val_dataset=val_dataset,
+                                  callbacks=[progress], cache=cache)
+            if layers.earlier_wins:
+                chosen = next(b for b in layers.blocks if b.block == layers.recommended)
+                score, block = chosen.score, chosen.block
+                if domain.earlier_block is None:
+                    domain = domain.with_earlier_block(info.title, block, chosen.name, chosen.auc,
+                                                       layers.blocks[-1].auc)
+        scores.append(BackboneScore(name, info.title, score.auc, score.low, score.high,
+                                    round(time.perf_counter() - started, 3), feature_block=block))
     ranked = sorted(scores, key=lambda s: (s.auc is None, -(s.auc or 0.0)))
     if ranked[0].auc is None:
         raise DataError("No backbone could be probed on this data: " + " ".join(s.problem or "" for s in ranked))
@@ -122,12 +134,16 @@ def _recommended(ranked: list[BackboneScore], per_class: int, domain: DomainChec
         reason.append(f"A frozen backbone already scores {best.auc:.3f}: fine-tuning has little left to win and "
                       "costs time.")
     else:
-        blocks = min(FINE_TUNE_BLOCKS, info.num_blocks)
+        blocks = min(FINE_TUNE_BLOCKS, info.kept_blocks(best.feature_block))
         reason.append(f"With {per_class:,} examples in the smallest class, fine-tuning the top {blocks} blocks (head "
                       "first, then the blocks) can fit your data better; a depth sweep on Compare shows how much.")
     if domain is not None and domain.far:
         reason.append(" " + domain.advice)
-    return {"backbone": best.name, "trainable_blocks": blocks, "reason": "".join(reason)}
+    if best.feature_block:
+        reason.append(f" Take the features from block {best.feature_block} "
+                      f"({info.block_names[best.feature_block - 1]}) and drop the blocks above it.")
+    return {"backbone": best.name, "trainable_blocks": blocks, "feature_block": best.feature_block,
+            "reason": "".join(reason)}
 
 
 def smallest_class(dataset: LabelledDataset, val_dataset: LabelledDataset | None, config: TrainConfig) -> int:

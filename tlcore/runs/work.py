@@ -1,5 +1,6 @@
 """The work a background job does in a worker process: train once, or sweep depths, and save the runs
-in the job's folder; or find the best start for the data, or its learning curve, answered as JSON."""
+in the job's folder; or find the best start for the data, its learning curve or the best feature block,
+answered as JSON."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from ..core.config import TrainConfig
 from ..data import LabelledDataset
 from ..engine.loop import Callback
 from .files import save_run
+from .layer_sweep import sweep_layers
 from .learning_curve import learning_curve
 from .recommend import recommend
 from .sweep import sweep_depths
@@ -53,8 +55,8 @@ class SweepWork:
 
 @dataclass(frozen=True)
 class AnswerWork:
-    """Guidance as a job's work: `answer(dataset, config, val_dataset=, callbacks=)` (recommend or
-    learning_curve, module-level so it pickles); the job's result is the answer's JSON."""
+    """Guidance as a job's work: `answer(dataset, config, val_dataset=, callbacks=)` (recommend,
+    learning_curve or sweep_layers, module-level so it pickles); the job's result is the answer's JSON."""
 
     answer: Callable
     dataset: LabelledDataset
@@ -73,3 +75,8 @@ def recommend_work(dataset: LabelledDataset, config: TrainConfig, val_dataset: L
 def curve_work(dataset: LabelledDataset, config: TrainConfig, val_dataset: LabelledDataset | None) -> AnswerWork:
     """The learning curve of config.backbone on the data."""
     return AnswerWork(learning_curve, dataset, config, val_dataset)
+
+
+def layer_work(dataset: LabelledDataset, config: TrainConfig, val_dataset: LabelledDataset | None) -> AnswerWork:
+    """A linear probe on every block of config.backbone."""
+    return AnswerWork(sweep_layers, dataset, config, val_dataset)
