@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.preprocessing import StandardScaler
 
 from tests.conftest import shape_records
@@ -10,7 +11,7 @@ from tlcore import TrainConfig, build_dataset, train
 from tlcore.data import Record, digits_sample
 from tlcore.engine.cache import TensorCache
 from tlcore.engine.inference import infer
-from tlcore.engine.linear_fit import C_PATH, fit_linear
+from tlcore.engine.linear_fit import C_PATH, fit_linear, held_out_auc
 
 
 def _blobs(n_per_class=40, classes=3, dim=20, seed=0):
@@ -41,6 +42,18 @@ def test_cross_validation_picks_a_strong_penalty_for_noise_and_a_weak_one_for_cl
     clean, clean_y = _blobs(classes=2, dim=5)
     assert fit_linear([noise], labels, 2, seed=0, device=torch.device("cpu")).C < 0.01
     assert fit_linear([clean], clean_y, 2, seed=0, device=torch.device("cpu")).C >= 0.1
+
+
+@pytest.mark.parametrize("classes", [2, 3, 10])
+def test_the_held_out_auc_is_scikit_learns_with_ties(classes):
+    rng = np.random.default_rng(classes)
+    for _ in range(10):
+        y = np.concatenate([np.arange(classes), rng.integers(0, classes, 50)])
+        proba = rng.dirichlet(np.ones(classes), len(y)).round(1) + 1e-3  # many ties
+        proba /= proba.sum(1, keepdims=True)
+        expected = (roc_auc_score(y, proba[:, 1]) if classes == 2 else
+                    roc_auc_score(y, proba, multi_class="ovr", labels=np.arange(classes)))
+        assert held_out_auc(y, proba, classes) == pytest.approx(expected, abs=1e-12)
 
 
 def test_one_example_per_class_fits_without_cross_validation():

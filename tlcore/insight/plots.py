@@ -254,6 +254,8 @@ def layer_sweep_figure(blocks: list[dict], recommended: int) -> go.Figure:
     fig.add_trace(go.Scatter(x=[f"{chosen['block']} {_text(chosen['name'])}"], y=[chosen["auc"]], mode="markers",
                              marker={"size": 16, "symbol": "star", "color": PALETTE[1]}, name="the block to use"))
     fig.update_xaxes(title_text="feature block (the new layer learns from its pooled output)")
-    fig.update_yaxes(title_text="validation AUC", range=[min([0.5, *[a for a in auc if a is not None]]) - 0.02, 1.02])
+    lowest = min([b["auc_low"] if b["auc_low"] is not None else b["auc"] for b in blocks if b["auc"] is not None],
+                 default=0.5)
+    fig.update_yaxes(title_text="validation AUC", range=[max(0.0, lowest - 0.03), 1.01])
     fig.update_layout(height=360, margin={"t": 30, "b": 10}, legend=LEGEND_BELOW)
     return fig
