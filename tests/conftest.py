@@ -64,6 +64,21 @@ def colour_records(per_class=30, delta=6, size=64, seed=0):
     return records
 
 
+def photo_crops(per_class=12, seed=0):
+    """Crops of scikit-learn's two sample photographs (a temple, a flower): images like ImageNet's."""
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(seed)
+    records = []
+    for name, image in zip(("temple", "flower"), load_sample_images().images):
+        for i in range(per_class):
+            y, x = rng.integers(0, image.shape[0] - 200), rng.integers(0, image.shape[1] - 200)
+            buffer = io.BytesIO()
+            Image.fromarray(image[y:y + 200, x:x + 200]).save(buffer, format="PNG")
+            records.append(Record(name, f"{name}/{i}.png", buffer.getvalue()))
+    return records
+
+
 def make_zip(files: dict[str, bytes], links=()) -> bytes:
     """A zip of {name: bytes}; the names in `links` are stored as symbolic links."""
     buffer = io.BytesIO()

@@ -6,7 +6,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from .backbones import list_backbones
+from .backbones import get_backbone_info, list_backbones
 from .cli_data import ConsoleProgress, add_data_arguments, read_datasets
 from .cli_guide import add_guide_commands
 from .core.config import HEADS, TrainConfig, default_config
@@ -46,13 +46,15 @@ def cmd_train(args) -> int:
         check_run_target(args.out)  # before training, so no minutes are spent on a run that cannot be saved
 
     task_defaults = default_config(args.task)
+    backbone = get_backbone_info(args.backbone or task_defaults.backbone)
+    last = backbone.num_blocks if backbone.modality == "image" else None
     config = TrainConfig(
-        backbone=args.backbone or task_defaults.backbone, trainable_blocks=args.trainable_blocks,
+        backbone=backbone.name, trainable_blocks=args.trainable_blocks,
         epochs=args.epochs, learning_rate=args.lr or task_defaults.learning_rate, batch_size=args.batch_size,
         augment=args.augment,
         early_stopping_patience=args.patience, val_fraction=args.val_fraction, seed=args.seed, device=args.device,
         head=args.head, word_vectors_file=args.word_vectors, two_stage=args.two_stage,
-        feature_block=args.feature_block,
+        feature_block=None if args.feature_block == last else args.feature_block,  # the last: the whole backbone
     )
     dataset, val_dataset = read_datasets(args)
     run = train(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])

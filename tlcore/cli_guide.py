@@ -30,7 +30,9 @@ def _write_json(path: Path | None, data: dict) -> None:
 
 
 def _config(args):
-    return replace(default_config(args.task), val_fraction=args.val_fraction, seed=args.seed, device=args.device)
+    """The task's defaults with the data arguments (and --backbone, where the command has it)."""
+    config = replace(default_config(args.task), val_fraction=args.val_fraction, seed=args.seed, device=args.device)
+    return replace(config, backbone=args.backbone) if getattr(args, "backbone", None) else config
 
 
 def cmd_recommend(args) -> int:
@@ -61,8 +63,6 @@ def cmd_learning_curve(args) -> int:
     out = _json_target(args.out)
     dataset, val_dataset = read_datasets(args)
     config = _config(args)
-    if args.backbone:
-        config = replace(config, backbone=args.backbone)
     curve = learning_curve(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
     print(f"\n{'examples per class':>18} {'transfer AUC':>13} {'baseline AUC':>13}   (baseline: {curve.baseline})")
     baseline = {p.per_class: p for p in curve.points if p.method == "baseline"}
@@ -82,8 +82,6 @@ def cmd_layer_sweep(args) -> int:
     out = _json_target(args.out)
     dataset, val_dataset = read_datasets(args)
     config = _config(args)
-    if args.backbone:
-        config = replace(config, backbone=args.backbone)
     sweep = sweep_layers(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
     print(f"\n{'block':>5} {'name':12} {'features':>8} {'AUC':>6} {'95 % interval':>15}")
     for b in sweep.blocks:

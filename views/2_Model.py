@@ -56,9 +56,11 @@ else:
     feature_block = None
     if info.modality == "image":
         last = info.num_blocks
+        kept_block = ws.config.feature_block if ws.config.backbone == name else None  # another backbone's blocks
         chosen = setting_widget(
             st.select_slider, "Features from block", list(range(1, last + 1)), key="model_feature_block",
-            setting=ws.config.feature_block or last, format_func=lambda b: f"{b} ({info.block_names[b - 1]}{', the last' if b == last else ''})",
+            setting=kept_block if kept_block and kept_block <= last else last,
+            format_func=lambda b: f"{b} ({info.block_names[b - 1]}{', the last' if b == last else ''})",
             help="The new layer learns from the pooled output of this block; the blocks above it are dropped. The "
                  "last block (the default) suits photos like ImageNet's; an earlier one can suit data that looks "
                  "nothing like it (scans, X-rays, drawings). The layer sweep on Compare measures each block.")
@@ -66,8 +68,8 @@ else:
     kept = info.kept_blocks(feature_block)
     k = setting_widget(st.slider, "Trainable blocks from the top", 0, kept, key="model_trainable_blocks",
                        setting=min(ws.config.trainable_blocks, kept),
-                  help="0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
-                       "good with few examples). More blocks = fine-tuning: slower, can fit your data better.")
+                       help="0 = feature extractor: the backbone stays frozen and only the new layer learns (fast, "
+                            "good with few examples). More blocks = fine-tuning: slower, can fit your data better.")
     if ws.task == "text":
         st.caption("A text model's blocks are its word embeddings and its transformer layers, counted from the top.")
 

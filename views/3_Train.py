@@ -1,10 +1,10 @@
 """Train: settings, then a background job with live progress, curves and Cancel."""
 import streamlit as st
 
-from tlcore import TLCoreError, describe_device, resolve_device
+from tlcore import TLCoreError, describe_device, get_backbone_info, resolve_device
 from tlcore.app import (
     HEADS, THIS_SESSION, TrainWork, backbone_title, describe_reuse, follow_job, history_figure, jobs, load_choice,
-    need_data, plain, show_error, workspace,
+    need_data, plain, setting_widget, show_error, workspace,
 )
 
 ws = workspace()
@@ -13,7 +13,9 @@ if need_data(ws):
     st.stop()
 
 cfg = ws.config
-st.markdown(f"**Data:** {plain(ws.data_label)} · **Backbone:** {backbone_title(cfg.backbone)} · "
+cut = (f" · **Features from:** block {cfg.feature_block} ({get_backbone_info(cfg.backbone).block_names[cfg.feature_block - 1]})"
+       if cfg.feature_block else "")
+st.markdown(f"**Data:** {plain(ws.data_label)} · **Backbone:** {backbone_title(cfg.backbone)}{cut} · "
             f"**Trainable blocks:** {cfg.trainable_blocks} · **Head:** {HEADS[cfg.head]} · "
             f"**Device:** {describe_device(resolve_device('auto'))}")
 
@@ -23,26 +25,30 @@ with st.form("train_settings"):
                    "examples at once, with its regularisation chosen by cross-validation on them. Epochs, learning "
                    "rate and batch size apply to the small neural network head and to fine-tuning.")
     c1, c2, c3 = st.columns(3)
-    epochs = c1.number_input("Epochs", 1, 500, cfg.epochs)
-    lr = c2.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], cfg.learning_rate,
-                          help="How big each learning step is. The default suits the new layer; "
-                               "fine-tuned backbone blocks use a tenth of it.")
-    batch = c3.select_slider("Batch size", [8, 16, 32, 64, 128], cfg.batch_size)
+    epochs = setting_widget(c1.number_input, "Epochs", 1, 500, key="train_epochs", setting=cfg.epochs)
+    lr = setting_widget(c2.select_slider, "Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], key="train_lr",
+                        setting=cfg.learning_rate,
+                        help="How big each learning step is. The default suits the new layer; "
+                             "fine-tuned backbone blocks use a tenth of it.")
+    batch = setting_widget(c3.select_slider, "Batch size", [8, 16, 32, 64, 128], key="train_batch",
+                           setting=cfg.batch_size)
     c4, c5, c6 = st.columns(3)
-    augment = ws.task == "image" and c4.toggle("Augmentation (flip, small rotation)", cfg.augment)
-    patience = c5.number_input("Early stopping: patience in epochs (0 = off)", 0, 100, cfg.early_stopping_patience,
-                               help="Stop when the validation loss has not improved for this many epochs, "
-                                    "and keep the best weights.")
-    seed = c6.number_input("Seed", 0, 10_000, cfg.seed)
+    augment = ws.task == "image" and setting_widget(c4.toggle, "Augmentation (flip, small rotation)",
+                                                    key="train_augment", setting=cfg.augment)
+    patience = setting_widget(c5.number_input, "Early stopping: patience in epochs (0 = off)", 0, 100,
+                              key="train_patience", setting=cfg.early_stopping_patience,
+                              help="Stop when the validation loss has not improved for this many epochs, "
+                                   "and keep the best weights.")
+    seed = setting_widget(c6.number_input, "Seed", 0, 10_000, key="train_seed", setting=cfg.seed)
     two_stage = cfg.two_stage
     if cfg.trainable_blocks > 0:
-        two_stage = st.toggle(
-            "Two stages: first the head alone on the frozen backbone, then fine-tune at a tenth of the learning rate",
-            cfg.two_stage, help="A new head starts random; fine-tuning pretrained blocks under it at once sends them "
-                                "large, random corrections. Training the head first, then unfreezing gently "
-                                "(fastai's fine_tune, the Keras guide) keeps what the blocks learnt. With early "
-                                "stopping on, the first stage is kept if fine-tuning does not beat it on the "
-                                "validation loss.")
+        two_stage = setting_widget(
+            st.toggle, "Two stages: first the head alone on the frozen backbone, then fine-tune at a tenth of the "
+            "learning rate", key="train_two_stage", setting=cfg.two_stage,
+            help="A new head starts random; fine-tuning pretrained blocks under it at once sends them large, random "
+                 "corrections. Training the head first, then unfreezing gently (fastai's fine_tune, the Keras guide) "
+                 "keeps what the blocks learnt. With early stopping on, the first stage is kept if fine-tuning does "
+                 "not beat it on the validation loss.")
     start = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:",
                                   disabled=bool(ws.dataset.report.problems()))
 

@@ -154,7 +154,8 @@ with tabs["Curves"]:
     st.dataframe(pd.DataFrame(report.per_class).round(3), hide_index=True)
 
 with tabs["Embedding map"]:
-    explain(glossary.embedding(record.task, get_backbone_info(record.config.backbone), record.config.trainable_blocks)
+    explain(glossary.embedding(record.task, get_backbone_info(record.config.backbone), record.config.trainable_blocks,
+                               record.config.feature_block)
             + "\n\n" + glossary.SEPARATION)
     if not record.features:
         st.info("This run has no saved embeddings. Train it again to see the map.")

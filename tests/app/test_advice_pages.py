@@ -61,4 +61,7 @@ def test_the_compare_page_sweeps_the_layers_and_uses_the_block_found():
     assert app.session_state[KEY].config.feature_block == found
     model = page("views/2_Model.py", app.session_state[KEY])
     assert model.select_slider[0].value == found
-    assert any("Your layer sweep: " in i.value for i in model.info)  # the evidence where the decision is taken
+    assert any("Your layer sweep" in i.value for i in model.info)  # the evidence where the decision is taken
+    model.session_state[KEY].update_config(backbone="resnet18", feature_block=None)
+    model.run()
+    assert not any("Your layer sweep" in i.value for i in model.info)  # it measured another backbone

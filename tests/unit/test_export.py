@@ -148,6 +148,13 @@ def test_labels_and_the_model_card_say_what_a_reader_needs(image_runs, exports):
                    "Baseline (always answering", f"Seed: {run.config.seed}", "torch ", "## Intended use", "## Limits",
                    "resized so the shorter side is 224 pixels", *run.warnings()]:
         assert needed in card, needed
+    assert labels["feature_block"] is None
+
+
+def test_a_cut_backbone_says_so_in_the_export(exports):
+    export = exports("feature-block")
+    assert json.loads((export / "labels.json").read_text())["feature_block"] == 3
+    assert "cut after block 3" in (export / "MODEL_CARD.md").read_text()
 
 
 def test_an_export_zip_opens_as_its_run_in_the_app(image_runs, exports, tmp_path):

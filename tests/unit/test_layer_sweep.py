@@ -6,13 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import colour_records
+from tests.conftest import colour_records, photo_crops
 from tlcore import TrainConfig, build_dataset, create_backbone, train
 from tlcore.cli import main
 from tlcore.core.errors import ConfigError
 from tlcore.engine.cache import TensorCache
 from tlcore.runs.files import load_run, save_run
-from tlcore.runs.layer_sweep import sweep_layers
+from tlcore.backbones import get_backbone_info
+from tlcore.runs.layer_sweep import BlockScore, choose_block, sweep_layers
+from tlcore.runs.prepared import frozen_key
+from tlcore.runs import recommend as recommending
 from tlcore.runs.recommend import recommend
 
 
@@ -43,9 +46,9 @@ def test_a_feature_block_keeps_the_blocks_below_and_pools_its_output():
 
 
 @pytest.mark.parametrize("name, block, message", [
-    ("resnet18", 6, "choose a feature block from 1 to 5"),
-    ("resnet18", 0, "choose a feature block from 1 to 5"),
-    ("all-MiniLM-L6-v2", 2, "applies to pretrained image backbones"),
+    ("resnet18", 6, "must be from 1 to 5, the blocks of ResNet-18"),
+    ("resnet18", 0, "must be from 1 to 5, the blocks of ResNet-18"),
+    ("all-MiniLM-L6-v2", 2, "is for pretrained image backbones"),
 ])
 def test_a_feature_block_that_does_not_exist_is_refused_with_a_sentence(name, block, message):
     with pytest.raises(ConfigError, match=message):
@@ -57,8 +60,14 @@ def test_settings_refuse_more_trainable_blocks_than_the_feature_block_keeps():
         TrainConfig(feature_block=2, trainable_blocks=3)
     assert TrainConfig.from_dict({"feature_block": 4}).feature_block == 4
     assert TrainConfig.from_dict({"feature_block": None}).feature_block is None
-    with pytest.raises(ConfigError, match="feature_block must be a whole number"):
+    with pytest.raises(ConfigError, match="feature_block must be a whole number or nothing"):
         TrainConfig.from_dict({"feature_block": "stem"})
+
+
+@pytest.mark.parametrize("head", ["linear", "mlp", "logistic_regression", "random_forest", "linear_svm"])
+def test_every_head_learns_from_an_earlier_block(colours, cache, head):
+    run = train(colours, TrainConfig(device="cpu", feature_block=2, head=head), cache=cache)
+    assert run.classifier.model.backbone.num_features == 16 and run.report.auc > 0.95
 
 
 def test_the_layer_sweep_finds_the_early_block_that_separates_the_classes(sweep):
@@ -104,3 +113,53 @@ def test_the_command_line_sweeps_the_layers_and_trains_on_a_block(colours, tmp_p
     assert main(["train", str(folder), "--feature-block", "2", "--device", "cpu", "--out", str(tmp_path / "run")]) == 0
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["train_config"]["feature_block"] == 2 and saved["num_features"] == 16
+
+
+def test_the_last_block_is_kept_unless_an_earlier_one_beats_it_clearly():
+    def scores(*aucs):
+        return [BlockScore(i, f"b{i}", 8, auc, low, high) for i, (auc, low, high) in enumerate(aucs, 1)]
+
+    block, reason = choose_block(scores((0.95, 0.90, 0.99), (0.93, 0.88, 0.97)), "Net")
+    assert block == 2 and "the intervals overlap" in reason and "keep the default" in reason
+    block, reason = choose_block(scores((0.99, 0.98, 1.0), (0.80, 0.70, 0.90)), "Net")
+    assert block == 1 and "Use feature block 1" in reason
+    assert choose_block(scores((1.0, 1.0, 1.0), (1.0, 1.0, 1.0)), "Net")[0] == 2  # a tie goes to the later block
+
+
+def test_a_cut_backbone_shares_the_cache_below_its_cut_and_not_its_pooled_output():
+    info, cpu = get_backbone_info("efficientnet_lite0"), torch.device("cpu")
+    assert frozen_key(info, 5, 4, cpu) == frozen_key(info, None, 4, cpu)  # blocks 1-4, as the whole backbone's
+    assert frozen_key(info, 5, 6, cpu) != frozen_key(info, None, 6, cpu)  # block 5 pooled, not block 6's maps
+    assert frozen_key(info, 9, 10, cpu) == frozen_key(info, None, 10, cpu)  # the last block is the whole backbone
+
+
+def test_a_default_run_keeps_every_block_so_a_run_on_an_earlier_one_runs_nothing(colours):
+    cache = TensorCache(None)
+    train(colours, TrainConfig(device="cpu"), cache=cache)
+    early = train(colours, TrainConfig(device="cpu", feature_block=4), cache=cache)
+    assert early.facts.reuse.reused and not early.facts.reuse.computed
+
+
+def test_the_recommendation_probes_whole_backbones_whatever_block_is_set(colours, cache, sweep):
+    advice = recommend(colours, TrainConfig(device="cpu", feature_block=3), backbones=["efficientnet_lite0"],
+                       cache=cache)
+    assert advice.domain is not None and advice.recommended["feature_block"] == sweep.recommended
+
+
+def test_the_recommendation_sweeps_the_layers_only_for_images_unlike_imagenet(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the layer sweep ran for photographs")
+
+    monkeypatch.setattr(recommending, "sweep_layers", refuse)
+    advice = recommend(build_dataset(photo_crops()), TrainConfig(device="cpu"), backbones=["efficientnet_lite0"],
+                       cache=TensorCache(None))
+    assert not advice.domain.far and advice.recommended["feature_block"] is None
+
+
+def test_a_run_saved_before_feature_blocks_loads_with_the_whole_backbone(colours, tmp_path):
+    folder = save_run(train(colours, TrainConfig(device="cpu")), tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    del config["train_config"]["feature_block"]
+    (folder / "config.json").write_text(json.dumps(config))
+    loaded = load_run(folder)
+    assert loaded.config.feature_block is None and loaded.classifier.model.backbone.num_features == 1280

@@ -1,16 +1,13 @@
 """Finding the best start: backbones probed and ranked on the user's data, the domain check, the
 command line's JSON."""
-import io
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
-from sklearn.datasets import load_sample_images
 
+from tests.conftest import photo_crops
 from tlcore import TrainConfig, build_dataset, build_text_dataset, default_config
 from tlcore.cli import main
-from tlcore.data import Record, Table, digits_sample, text_sample
+from tlcore.data import Table, digits_sample, text_sample
 from tlcore.engine.cache import TensorCache
 from tlcore.insight.domain import check_domain
 from tlcore.runs.probe import probe_data
@@ -49,24 +46,12 @@ def test_examples_per_class_decide_between_featurising_and_fine_tuning():
     assert "fine-tuning the top blocks" in examples_advice(FINE_TUNE_FROM)
 
 
-def _photo_crops(per_class=12, seed=0):
-    rng = np.random.default_rng(seed)
-    records = []
-    for name, image in zip(("temple", "flower"), load_sample_images().images):
-        for i in range(per_class):
-            y, x = rng.integers(0, image.shape[0] - 200), rng.integers(0, image.shape[1] - 200)
-            buffer = io.BytesIO()
-            Image.fromarray(image[y:y + 200, x:x + 200]).save(buffer, format="PNG")
-            records.append(Record(name, f"{name}/{i}.png", buffer.getvalue()))
-    return records
-
-
 def test_the_domain_check_tells_digits_from_photographs():
     def check(records):
         data = probe_data(build_dataset(records), TrainConfig(), cache=TensorCache(None))
         return check_domain(data.parts.backbone.imagenet_head, data.x_train, data.parts.info.title)
 
-    digits, photos = check(digits_sample(per_class=6)), check(_photo_crops())
+    digits, photos = check(digits_sample(per_class=6)), check(photo_crops())
     assert digits.far and "unlike the photos it learnt from" in digits.advice
     assert not photos.far and photos.advice is None
     assert digits.imagenet_confidence < photos.imagenet_confidence

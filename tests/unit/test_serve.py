@@ -171,6 +171,7 @@ def test_health_and_info(image_server, image_run):
     metrics = json.loads((image_run / "metrics.json").read_text())
     assert status == 200 and info["task"] == "image" and info["classes"] == ["circle", "stripes"]
     assert (info["backbone"], info["trainable_blocks"], info["head"]) == ("efficientnet_lite0", 0, "linear")
+    assert info["feature_block"] is None
     assert info["preprocessing"] == config["preprocessing"]
     for key in ("auc", "accuracy", "n_train", "n_val", "per_class", "confusion_matrix", "best_epoch"):
         assert info["metrics"][key] == metrics[key], key

@@ -31,7 +31,7 @@ def advice_section(ws) -> None:
     val_hash = ws.val_dataset.content_hash if ws.val_dataset is not None else None
     per_class = _smallest_class(ws.dataset.content_hash, val_hash, ws.config.val_fraction, ws.config.seed, ws)
     if per_class is not None:
-        st.info(" ".join([examples_advice(per_class), *_evidence(ws)]), icon=":material/school:")
+        st.info(plain(" ".join([examples_advice(per_class), *_evidence(ws)])), icon=":material/school:")
     left, right = st.columns(2)
     with left:
         result = _job_button(
@@ -52,18 +52,20 @@ def advice_section(ws) -> None:
 
 
 def _evidence(ws) -> list[str]:
-    """What this session measured on the data about depth and feature block: the depth sweep's AUC per
-    depth, and the layer sweep's conclusion."""
-    said = []
-    sweep = sorted((r.config.trainable_blocks, r.report.auc) for r in
-                   (load_choice(ws, c) for c in ws.session_runs() if c.startswith("Sweep: ")) if r is not None)
+    """What this session measured on the data about depth and feature block, for the backbone (and
+    block) chosen now: the depth sweep's AUC per depth, and the layer sweep's conclusion."""
+    said, cfg = [], ws.config
+    title = get_backbone_info(cfg.backbone).title
+    runs = (load_choice(ws, c) for c in ws.session_runs() if c.startswith("Sweep: "))
+    sweep = sorted((r.config.trainable_blocks, r.report.auc) for r in runs
+                   if r is not None and (r.config.backbone, r.config.feature_block) == (cfg.backbone, cfg.feature_block))
     if sweep:
-        said.append("Your depth sweep measured a validation AUC of " + ", ".join(
+        said.append(f"Your depth sweep of {title} measured a validation AUC of " + ", ".join(
             f"{'n/a' if auc is None else f'{auc:.3f}'} with {k} trainable block{'' if k == 1 else 's'}"
             for k, auc in sweep) + ".")
     layers = jobs.get_job(ws.layer_job_id)
     snap = layers.snapshot() if layers is not None else None
-    if snap is not None and snap.status == jobs.DONE:
+    if snap is not None and snap.status == jobs.DONE and snap.result["backbone"] == cfg.backbone:
         said.append("Your layer sweep: " + snap.result["recommended"]["reason"])
     return said
 

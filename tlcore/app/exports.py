@@ -21,7 +21,8 @@ def export_folder(record: Run) -> Path:
     """Where this version of the run is exported to (the same folder for every session)."""
     digest = hashlib.sha256(repr(run_version(record)).encode()).hexdigest()[:20]
     config = record.config
-    name = f"{config.backbone}-k{config.trainable_blocks}-{Path(record.folder).name}"  # distinct for every run
+    cut = f"-b{config.feature_block}" if config.feature_block else ""
+    name = f"{config.backbone}{cut}-k{config.trainable_blocks}-{Path(record.folder).name}"  # distinct for every run
     return cache_settings().folder / "exports" / digest / f"{name}-onnx"
 
 

@@ -49,7 +49,7 @@ def cached_table(uploaded) -> Table:
     return _table(upload_digest(uploaded), uploaded.name, uploaded)
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _skeleton_backbone(backbone: str, feature_block: int | None):
     """Random-weight backbone used only to count parameters (shared by every session; never trained)."""
     return create_backbone(backbone, pretrained=False, feature_block=feature_block)

@@ -122,7 +122,11 @@ class Workspace:
             self.set_data(build_dataset(digits_sample()), "Sample: handwritten digits", "sample:digits")
 
     def update_config(self, **changes) -> None:
-        self.config = replace(self.config, **changes)
+        """New settings; a new split (validation share or seed) forgets the guidance measured on the old one."""
+        config = replace(self.config, **changes)
+        if (config.val_fraction, config.seed) != (self.config.val_fraction, self.config.seed):
+            self._forget(*GUIDANCE_JOBS)
+        self.config = config
 
     def open_project(self, project: Project, file_name: str) -> None:
         """A project read in full (from the file `file_name`) takes the place of the session's data,

@@ -126,11 +126,11 @@ def check_feature_block(info: BackboneInfo, feature_block: int | None) -> None:
     if feature_block is None:
         return
     if info.modality != "image" or not info.num_blocks:
-        raise ConfigError(f"A feature block applies to pretrained image backbones; {info.title} has none to choose. "
-                          "Leave the feature block at its default.")
+        raise ConfigError(f"The feature block is for pretrained image backbones, and {info.title} is not one. "
+                          "Leave the feature block out.")
     if not 1 <= feature_block <= info.num_blocks:
-        raise ConfigError(f"{info.title} has {info.num_blocks} blocks: choose a feature block from 1 to "
-                          f"{info.num_blocks} ({info.num_blocks} is the last, the default).")
+        raise ConfigError(f"The feature block must be from 1 to {info.num_blocks}, the blocks of {info.title}; "
+                          f"{info.num_blocks}, the last, is the default.")
 
 
 def create_backbone(name: str, *, pretrained: bool = True, feature_block: int | None = None) -> BlockBackbone:

@@ -94,13 +94,14 @@ class TrainConfig:
         known = {f.name: f.default for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         for name, value in values.items():
-            kind = OPTIONAL.get(name, known[name])
+            kind, described = OPTIONAL.get(name, (known[name], None))
             if not (value is None and name in OPTIONAL or _same_kind(value, kind)):
-                raise ConfigError(f"The setting {name} must be {_kind(kind)}, not {value!r:.40}.")
+                raise ConfigError(f"The setting {name} must be {described or _kind(kind)}, not {value!r:.40}.")
         return cls(**values)
 
 
-OPTIONAL = {"word_vectors_file": "", "feature_block": 0}  # settings that may be null: the kind they hold
+# Settings that may be null: an example of the kind they hold otherwise, and how a message says it.
+OPTIONAL = {"word_vectors_file": ("", "a file name or nothing"), "feature_block": (0, "a whole number or nothing")}
 
 
 def _same_kind(value, default) -> bool:

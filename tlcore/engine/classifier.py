@@ -19,9 +19,11 @@ class Classifier:
     `adapter` of its inputs (images: files as (name, bytes); texts: strings)."""
 
     def __init__(self, model: TransferModel, classes: list[str], adapter: Adapter, *, backbone: str,
-                 trainable_blocks: int, head: str, device: torch.device | None = None):
+                 trainable_blocks: int, head: str, feature_block: int | None = None,
+                 device: torch.device | None = None):
         self.model, self.classes, self.adapter = model, list(classes), adapter
         self.backbone, self.trainable_blocks, self.head = backbone, trainable_blocks, head
+        self.feature_block = feature_block  # None: the whole backbone
         self.device = device or torch.device("cpu")
 
     @property

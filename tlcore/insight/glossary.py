@@ -55,7 +55,7 @@ def curves(num_classes: int) -> str:
             "two classes.")
 
 
-def embedding(task: str, backbone: BackboneInfo, trainable_blocks: int) -> str:
+def embedding(task: str, backbone: BackboneInfo, trainable_blocks: int, feature_block: int | None = None) -> str:
     """The embedding map: what the dots are, what left and right show for this run, and where the
     features come from (pretrained on photos or on text, or a classic method with nothing pretrained)."""
     example = "image" if task == "image" else "text"
@@ -72,6 +72,6 @@ def embedding(task: str, backbone: BackboneInfo, trainable_blocks: int) -> str:
                          "blocks), so it cannot move the dots and both maps are the same: only the new layer learned. "
                          f"That is why it needs few examples: it reuses what it learned on {learned_on}.")
     return common + (f"Left: the backbone as pretrained on {learned_on}. Right: after fine-tuning its top "
-                     f"{trainable_blocks} of {backbone.num_blocks} blocks, which moved the dots as they learned "
+                     f"{trainable_blocks} of {backbone.kept_blocks(feature_block)} blocks, which moved the dots as they learned "
                      "your classes; compare the separation under each map.")
 

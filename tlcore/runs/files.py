@@ -131,14 +131,16 @@ def _build_classifier(run_dir: Path, config: dict) -> Classifier:
     if head == "random_forest":
         check_forest_tables(head_state, num_features)
     adapter = load_adapter(info, run_dir, config, state)
-    backbone = create_backbone(name, pretrained=False, feature_block=config["train_config"].get("feature_block"))
+    feature_block = config["train_config"].get("feature_block")
+    backbone = create_backbone(name, pretrained=False, feature_block=feature_block)
     adapter.attach(backbone)
     check(backbone.num_features == num_features, f"{name} gives {backbone.num_features} features, not {num_features}")
     model = TransferModel(backbone, len(config["classes"]))
     model.head = head_for_state(head, head_state, num_features, len(config["classes"]))
     apply_freeze(model, k)
     model.load_state_dict(state)
-    return Classifier(model, config["classes"], adapter, backbone=name, trainable_blocks=k, head=head)
+    return Classifier(model, config["classes"], adapter, backbone=name, trainable_blocks=k, head=head,
+                      feature_block=feature_block)
 
 
 def _validation_images(run_dir: Path, n: int, size: int) -> Callable[[], torch.Tensor]:

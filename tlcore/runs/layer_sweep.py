@@ -1,14 +1,13 @@
 """A layer sweep: which block of an image backbone gives the features that transfer best to the user's
-data. Every block's pooled output comes from one pass over the examples (kept in the cache under the
-same names a run with that feature block uses, so training on the chosen block is instant), then a
-linear layer is fitted on each, as a run's default head, and scored with a bootstrap interval."""
+data. Every block's pooled output comes from one pass over the examples (or the cache: a run at 0
+trainable blocks keeps them all, under the names a run on that feature block uses, so training on the
+chosen block is instant), then a linear layer is fitted on each, as a run's default head, and scored
+with a bootstrap interval."""
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Sequence
-
-import torch
 
 from ..backbones import get_backbone_info
 from ..core.config import TrainConfig
@@ -16,10 +15,8 @@ from ..core.errors import ConfigError
 from ..data import LabelledDataset
 from ..engine.activations import load, take
 from ..engine.cache import TensorCache
-from ..engine.frozen import pooled_blocks
 from ..engine.loop import Callback
-from ..engine.reuse import FROZEN_ACTIVATIONS
-from .prepared import Prepared, emit, frozen_key, prepare
+from .prepared import prepare
 from .probe import Score, check_every_class, linear_probe
 
 
@@ -62,27 +59,6 @@ class LayerSweep:
                 "seconds": self.seconds}
 
 
-def block_features(parts: Prepared, dataset: LabelledDataset) -> list[torch.Tensor]:
-    """Every block's pooled output for `dataset` (all its rows), through the cache: one pass over the
-    examples computes all of them when any is missing."""
-    info, frozen, device = parts.info, parts.frozen, parts.device
-    computed: list[tuple[torch.Tensor, ...]] = []
-
-    def every_block() -> tuple[torch.Tensor, ...]:
-        if not computed:
-            computed.append(pooled_blocks(parts.model, parts.adapter, frozen.inputs(dataset), device=device,
-                                          progress=emit(frozen.callbacks, "Running every block once")))
-        return computed[0]
-
-    out = []
-    for block in range(1, info.num_blocks + 1):
-        key = frozen_key(info, block, block + 1, device)  # as prepare's at 0 trainable blocks with this block
-        value = frozen.cache.fetch(frozen.activations_key(dataset, key), lambda b=block: every_block()[b - 1],
-                                   FROZEN_ACTIVATIONS)
-        out.append(load(value).float())
-    return out
-
-
 def sweep_layers(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: LabelledDataset | None = None,
                  callbacks: Sequence[Callback] = (), cache: TensorCache | None = None) -> LayerSweep:
     """Probe every block of config.backbone (an image backbone) on config's split: a linear layer on each
@@ -90,25 +66,26 @@ def sweep_layers(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: 
     started = time.perf_counter()
     info = get_backbone_info(config.backbone)
     if info.modality != "image" or not info.num_blocks:
-        raise ConfigError(f"A layer sweep needs a pretrained image backbone; {info.title} has no blocks to choose "
-                          "from. Pick an image backbone on the Model page.")
+        raise ConfigError(f"A layer sweep compares the blocks of a pretrained image backbone, and {info.title} is not "
+                          "one. Choose an image backbone (see the list of backbones).")
     probe_config = replace(config, trainable_blocks=0, head="linear", feature_block=None, augment=False)
     parts = prepare(dataset, probe_config, val_dataset=val_dataset, callbacks=callbacks, cache=cache)
     split = parts.split
     y_train, y_val = split.labels("train", parts.classes), split.labels("val", parts.classes)
     check_every_class(y_val, parts.classes)
-    train_blocks = block_features(parts, split.train_set)
-    val_blocks = train_blocks if split.val_set is split.train_set else block_features(parts, split.val_set)
+    train_blocks = [load(v).float() for v in parts.frozen.block_features(split.train_set)]
+    val_blocks = (train_blocks if split.val_set is split.train_set else
+                  [load(v).float() for v in parts.frozen.block_features(split.val_set)])
     scores = []
     for block, (x_train, x_val) in enumerate(zip(train_blocks, val_blocks), 1):
-        for cb in callbacks:
-            cb.on_phase("Fitting a layer on each block", block - 1, info.num_blocks)
         proba = linear_probe(take(x_train, split.train_rows), y_train, take(x_val, split.val_rows),
                              len(parts.classes), seed=config.seed, device=parts.device)
         score = Score.of(y_val, proba)
         scores.append(BlockScore(block, info.block_names[block - 1], x_train.shape[1], score.auc, score.low,
                                  score.high))
-    recommended, reason = _choice(scores, info.title)
+        for cb in callbacks:
+            cb.on_phase("Fitting a layer on each block", block, info.num_blocks)
+    recommended, reason = choose_block(scores, info.title)
     return LayerSweep(info.name, scores, recommended, reason, round(time.perf_counter() - started, 3))
 
 
@@ -116,18 +93,18 @@ def _best(scores: list[BlockScore]) -> BlockScore:
     return max(scores, key=lambda b: (b.auc or 0.0, b.block))  # a tie goes to the later block
 
 
-def _choice(scores: list[BlockScore], title: str) -> tuple[int, str]:
+def choose_block(scores: list[BlockScore], title: str) -> tuple[int, str]:
     """The block to use and why, in a sentence: an earlier block only when it beats the last clearly."""
     best, last = _best(scores), scores[-1]
     if best is last:
         return last.block, (f"The last block of {title} ({last.name}) gives the best features for your data, "
                             f"AUC {last.auc:.3f}: keep the default.")
     if best.score.overlaps(last.score):
-        return last.block, (f"Block {best.block} ({best.name}) scored {best.auc:.3f} and the last block {last.auc:.3f}, "
-                            "but the intervals overlap, so the difference may be chance: keep the default, the last "
-                            "block.")
-    return best.block, (f"Block {best.block} ({best.name}) scored {best.auc:.3f}, clearly above the last block "
-                        f"({last.auc:.3f}; the intervals do not overlap): your data is unlike the photos {title} "
+        return last.block, (f"Block {best.block} ({best.name}) of {title} scored {best.auc:.3f} and its last block "
+                            f"{last.auc:.3f}, but the intervals overlap, so the difference may be chance: keep the "
+                            "default, the last block.")
+    return best.block, (f"Block {best.block} ({best.name}) of {title} scored {best.auc:.3f}, clearly above its last "
+                        f"block ({last.auc:.3f}; the intervals do not overlap): your data is unlike the photos it "
                         f"learned from, and its earlier, more general features transfer better. Use feature block "
                         f"{best.block}.")
 

@@ -18,7 +18,7 @@ from ..data import LabelledDataset, stratified_split
 from ..engine.adapters import Adapter, adapter_for
 from ..engine.cache import RunCache, TensorCache, default_cache
 from ..engine.freezing import apply_freeze
-from ..engine.frozen import frozen_pass
+from ..engine.frozen import frozen_pass, pooled_blocks
 from ..engine.loop import Callback, predict_features
 from ..engine.activations import take
 from ..engine.model import TransferModel
@@ -105,15 +105,17 @@ def prepare(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Label
     model.to(device)
     timings = {"load_backbone": time.perf_counter() - started, "inputs": 0.0}
     frozen = Frozen(adapter, model, boundary, device, RunCache(cache or default_cache()), split, callbacks, timings,
-                    key=frozen_key(info, config.feature_block, boundary, device))
+                    info=info, feature_block=config.feature_block)
     return Prepared(info, device, split, backbone, adapter, classes, model, boundary, frozen, timings)
 
 
 def frozen_key(info: BackboneInfo, feature_block: int | None, boundary: int, device: torch.device) -> tuple:
     """What names a backbone's frozen activations in the cache besides the data: weights, feature block
-    (when not the last), boundary and precision."""
-    cut = () if feature_block in (None, info.num_blocks) else (f"feature block {feature_block}",)
-    return (info.name, info.weights_id, *cut, boundary, str(autocast_dtype(device)))
+    (only for its pooled output: below it, a cut backbone's activations are the whole one's), boundary
+    and precision."""
+    cut = feature_block is not None and feature_block < info.num_blocks and boundary > feature_block
+    return (info.name, info.weights_id, *((f"feature block {feature_block}",) if cut else ()), boundary,
+            str(autocast_dtype(device)))
 
 
 class Frozen:
@@ -121,9 +123,15 @@ class Frozen:
     noted as reused or computed), timed and reported as phases."""
 
     def __init__(self, adapter: Adapter, model: TransferModel, boundary: int, device: torch.device, cache: RunCache,
-                 split: Split, callbacks: Sequence[Callback], timings: dict, key: tuple):
+                 split: Split, callbacks: Sequence[Callback], timings: dict, *, info: BackboneInfo,
+                 feature_block: int | None):
         self.adapter, self.model, self.boundary, self.device = adapter, model, boundary, device
-        self.cache, self.split, self.callbacks, self.timings, self.key = cache, split, callbacks, timings, key
+        self.cache, self.split, self.callbacks, self.timings = cache, split, callbacks, timings
+        self.info, self.key = info, frozen_key(info, feature_block, boundary, device)
+        # The pooled output of a whole image backbone comes from a pass that pools every block on the way
+        # (at no extra cost), kept too: a layer sweep, or a run on an earlier block, then finds them.
+        self.pools_every_block = (info.modality == "image" and info.num_blocks > 0 and feature_block in (
+            None, info.num_blocks) and boundary == info.num_blocks + 1)
         self._found: dict[tuple, object] = {}  # each dataset's inputs and activations, fetched once per run
 
     def _named(self, what: str, dataset: LabelledDataset) -> str:
@@ -144,6 +152,8 @@ class Frozen:
     def activations(self, dataset: LabelledDataset, flip: bool = False):
         """The frozen blocks' output for a whole dataset, once per data, weights, boundary and precision."""
         def compute():
+            if self.pools_every_block and not flip:
+                return self._every_block(dataset)[-1]
             return frozen_pass(self.model, self.adapter, self.inputs(dataset), self.boundary, device=self.device,
                                flip=flip, progress=emit(self.callbacks, "Running the frozen blocks"))
 
@@ -151,14 +161,40 @@ class Frozen:
         if found not in self._found:
             if self.adapter.cacheable:
                 what = self._named(FLIPPED_ACTIVATIONS if flip else FROZEN_ACTIVATIONS, dataset)
-                self._found[found] = self.cache.fetch(self.activations_key(dataset, self.key, flip), compute, what)
+                self._found[found] = self.cache.fetch(self._key(dataset, self.key, flip), compute, what)
+                self._keep_earlier_blocks(dataset)
             else:
                 self._found[found] = compute()
         return self._found[found]
 
-    def activations_key(self, dataset: LabelledDataset, key: tuple, flip: bool = False) -> tuple:
-        """The cache key of a dataset's frozen activations under `key` (see frozen_key)."""
+    def _key(self, dataset: LabelledDataset, key: tuple, flip: bool = False) -> tuple:
         return ("activations", dataset.content_hash, *key, *self.adapter.preprocessing.key(), flip)
+
+    def _block_key(self, dataset: LabelledDataset, block: int) -> tuple:
+        """Where block `block`'s pooled output is cached: as a run on that feature block at 0 trainable
+        blocks keeps its features."""
+        return self._key(dataset, frozen_key(self.info, block, block + 1, self.device))
+
+    def block_features(self, dataset: LabelledDataset) -> list:
+        """Every block's pooled output for a whole dataset, through the cache: one pass computes those
+        missing."""
+        what = self._named(FROZEN_ACTIVATIONS, dataset)
+        return [self.cache.fetch(self._block_key(dataset, block), lambda b=block: self._every_block(dataset)[b - 1],
+                                 what) for block in range(1, self.info.num_blocks + 1)]
+
+    def _every_block(self, dataset: LabelledDataset) -> tuple[torch.Tensor, ...]:
+        """One pass pooling every block's output (once per dataset and run)."""
+        found = ("every block", id(dataset))
+        if found not in self._found:
+            self._found[found] = pooled_blocks(self.model, self.adapter, self.inputs(dataset), device=self.device,
+                                               progress=emit(self.callbacks, "Running the frozen blocks"))
+        return self._found[found]
+
+    def _keep_earlier_blocks(self, dataset: LabelledDataset) -> None:
+        """After a pass that pooled every block for the last one's output, keep the others as well."""
+        pooled = self._found.get(("every block", id(dataset)))
+        for block, value in enumerate(pooled[:-1] if pooled else (), 1):
+            self.cache.cache.fetch(self._block_key(dataset, block), lambda v=value: v)
 
     def pooled_train(self, views: list | None) -> list[torch.Tensor]:
         """The training examples' pooled features from the pretrained backbone (what stage 1 fits the

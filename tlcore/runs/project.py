@@ -232,6 +232,10 @@ def _config(raw, task: str, name: str) -> TrainConfig:
     if not whole(config.trainable_blocks, 0, backbones[config.backbone].num_blocks):
         raise _refuse(name, f"its settings train {config.trainable_blocks} blocks of {config.backbone}, which has "
                             f"{backbones[config.backbone].num_blocks}")
+    info = backbones[config.backbone]
+    if config.feature_block is not None and (info.modality != "image" or config.feature_block > info.num_blocks):
+        raise _refuse(name, f"its settings take features from block {config.feature_block} of {config.backbone}, "
+                            f"which has {info.num_blocks} blocks")
     return config
 
 

@@ -73,9 +73,9 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
     for i, name in enumerate(names):
         started = time.perf_counter()
         progress = RunProgress(callbacks, f"Backbone {i + 1} of {len(names)} ({get_backbone_info(name).title})", 1)
+        probe_config = replace(config, backbone=name, feature_block=None)  # the whole backbone, then its blocks
         try:
-            data = probe_data(dataset, replace(config, backbone=name), val_dataset=val_dataset, callbacks=[progress],
-                              cache=cache)
+            data = probe_data(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
         except TLCoreError as exc:
             if isinstance(exc, DataError):
                 raise
@@ -88,9 +88,9 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
         head, info = data.parts.backbone.imagenet_head, data.parts.info
         if head is not None and domain is None:
             domain = check_domain(head, data.x_train, info.title)
-        if head is not None and domain.far:  # unlike ImageNet: an earlier block may transfer better
-            layers = sweep_layers(dataset, replace(config, backbone=name), val_dataset=val_dataset,
-                                  callbacks=[progress], cache=cache)
+        if head is not None and domain.far:  # unlike ImageNet: an earlier block may transfer better (the
+            # probe's pass kept every block's features, so this fits them without running the backbone again)
+            layers = sweep_layers(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
             if layers.earlier_wins:
                 chosen = next(b for b in layers.blocks if b.block == layers.recommended)
                 score, block = chosen.score, chosen.block

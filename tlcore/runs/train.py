@@ -99,7 +99,8 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
         trainable_params=params.trainable_params, total_params=params.trainable_params + params.frozen_params,
         batch_size_used=stages.batch_size_used, **adapter.facts())
     classifier = Classifier(model.eval(), classes, adapter, backbone=config.backbone,
-                            trainable_blocks=config.trainable_blocks, head=config.head, device=device)
+                            trainable_blocks=config.trainable_blocks, head=config.head,
+                            feature_block=config.feature_block, device=device)
     return Run(
         task=modality, classes=classes, config=config, history=stages.history, facts=facts, y_val=y_val,
         val_proba=proba, val_names=[e.name for e in val_examples],

@@ -27,7 +27,8 @@ def run_info(folder: Path, classifier: Classifier, limits: Limits) -> Info:
     """/info's answer for the classifier loaded from this run folder."""
     preprocessing = classifier.preprocessing
     return Info(task=classifier.task, classes=classifier.classes, backbone=classifier.backbone,
-                trainable_blocks=classifier.trainable_blocks, head=classifier.head,
+                feature_block=classifier.feature_block, trainable_blocks=classifier.trainable_blocks,
+                head=classifier.head,
                 preprocessing=preprocessing.to_dict() if preprocessing is not None else None,
                 metrics=read_metrics(folder),
                 limits=RequestLimits(**{name: getattr(limits, name) for name in RequestLimits.model_fields}))

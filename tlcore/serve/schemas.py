@@ -68,6 +68,8 @@ class Info(BaseModel):
     task: Literal["image", "text"]
     classes: list[str] = Field(description="The classes, in the order of every `probabilities`.")
     backbone: str
+    feature_block: int | None = Field(None, description="Images: the block whose pooled output the head reads, "
+                                                         "counted from 1 (null: the last, the whole backbone).")
     trainable_blocks: int = Field(description="Backbone blocks fine-tuned from the top (0: only the head trained).")
     head: str
     preprocessing: dict | None = Field(description="How inputs are prepared for the backbone (image size, "

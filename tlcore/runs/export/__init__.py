@@ -109,7 +109,8 @@ def _labels(run: Run, verified: dict) -> dict:
     counts = run.facts.train_counts or []
     return {"format": FORMAT, "task": run.task, "run": run.label, "classes": run.classes,
             "train_counts": dict(zip(run.classes, counts)), "backbone": run.config.backbone,
-            "trainable_blocks": run.config.trainable_blocks, "head": run.config.head, "inputs": inputs,
+            "feature_block": run.config.feature_block, "trainable_blocks": run.config.trainable_blocks,
+            "head": run.config.head, "inputs": inputs,
             "output": "probabilities [n, classes], in the order of classes", "preprocessing": prep,
             "limits": kept, "verified": verified}
 

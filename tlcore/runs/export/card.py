@@ -68,7 +68,10 @@ def model_card(run: Run, labels: dict) -> str:
         "## Classes", "", "| class | training examples |", "|---|---|",
         *[f"| {name} | {count} |" for name, count in zip(run.classes, counts)], "",
         "## Model", "",
-        f"- Backbone: {run.config.backbone}, pretrained; {run.config.trainable_blocks} trainable block(s) from the top "
+        f"- Backbone: {run.config.backbone}, pretrained"
+        + (f", cut after block {run.config.feature_block} (features from its pooled output)"
+           if run.config.feature_block else "")
+        + f"; {run.config.trainable_blocks} trainable block(s) from the top "
         f"({'only the new head learnt' if run.config.trainable_blocks == 0 else 'fine-tuned'}).",
         f"- Head: {run.config.head}. Seed: {run.config.seed}. Epochs run: {run.facts.epochs_run} "
         f"(kept epoch {run.facts.best_epoch}).",
