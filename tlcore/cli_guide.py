@@ -30,8 +30,10 @@ def _write_json(path: Path | None, data: dict) -> None:
 
 
 def _config(args):
-    """The task's defaults with the data arguments (and --backbone, where the command has it)."""
-    config = replace(default_config(args.task), val_fraction=args.val_fraction, seed=args.seed, device=args.device)
+    """The task's defaults with the data arguments (and --backbone and --feature-block, where the command
+    has them)."""
+    config = replace(default_config(args.task), val_fraction=args.val_fraction, seed=args.seed, device=args.device,
+                     feature_block=getattr(args, "feature_block", None))
     return replace(config, backbone=args.backbone) if getattr(args, "backbone", None) else config
 
 
@@ -109,6 +111,7 @@ def add_guide_commands(sub: argparse._SubParsersAction) -> None:
                            help="validation AUC against examples per class, with and without transfer")
     add_data_arguments(curve)
     curve.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
+    curve.add_argument("--feature-block", type=int, help="images: the curve of features from this block (see train)")
     curve.add_argument("--out", help="also write the points and the advice as JSON to this file")
     curve.set_defaults(func=cmd_learning_curve)
 

@@ -10,9 +10,11 @@ from tests.conftest import colour_records, photo_crops
 from tlcore import TrainConfig, build_dataset, create_backbone, train
 from tlcore.cli import main
 from tlcore.core.errors import ConfigError
+from tlcore.data import digits_sample
 from tlcore.engine.cache import TensorCache
 from tlcore.runs.files import load_run, save_run
 from tlcore.backbones import get_backbone_info
+from tlcore.runs.learning_curve import learning_curve
 from tlcore.runs.layer_sweep import BlockScore, choose_block, sweep_layers
 from tlcore.runs.prepared import frozen_key
 from tlcore.runs import recommend as recommending
@@ -154,6 +156,24 @@ def test_the_recommendation_sweeps_the_layers_only_for_images_unlike_imagenet(mo
     advice = recommend(build_dataset(photo_crops()), TrainConfig(device="cpu"), backbones=["efficientnet_lite0"],
                        cache=TensorCache(None))
     assert not advice.domain.far and advice.recommended["feature_block"] is None
+
+
+def test_the_recommendation_says_when_the_sweep_kept_the_last_block():
+    advice = recommend(build_dataset(digits_sample(per_class=8)), TrainConfig(device="cpu"),
+                       backbones=["efficientnet_lite0"], cache=TensorCache(None))
+    assert advice.domain.far and advice.domain.earlier_block is None and advice.recommended["feature_block"] is None
+    assert "found no earlier block clearly better than its last one" in advice.recommended["reason"]
+
+
+def test_the_learning_curve_uses_the_chosen_feature_block(colours, cache):
+    def all_examples(config):
+        curve = learning_curve(colours, config, sizes=(1,), cache=cache)
+        return curve, [p for p in curve.points if p.method == "transfer"][-1].auc
+
+    early, early_auc = all_examples(TrainConfig(device="cpu", feature_block=2))
+    whole, whole_auc = all_examples(TrainConfig(device="cpu"))
+    assert early.to_dict()["feature_block"] == 2 and whole.feature_block is None
+    assert early_auc > 0.95 and whole_auc < 0.85
 
 
 def test_a_run_saved_before_feature_blocks_loads_with_the_whole_backbone(colours, tmp_path):

@@ -22,7 +22,8 @@ def test_the_curve_rises_with_the_examples_per_class():
     assert transfer[0].auc < transfer[-1].auc - 0.05
     assert all(p.auc_low <= p.auc <= p.auc_high for p in transfer)
     assert [p.per_class for p in _by(curve, "baseline")] == [1, 5, 20] and curve.baseline.startswith("the pixels")
-    assert curve.zero_shot is None and set(curve.to_dict()) == {"backbone", "baseline", "points", "advice"}
+    assert curve.zero_shot is None and set(curve.to_dict()) == {"backbone", "feature_block", "baseline", "points",
+                                                                 "advice"}
 
 
 @pytest.fixture(scope="module")

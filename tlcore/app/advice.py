@@ -98,8 +98,10 @@ def _job_button(ws, attr: str, label: str, icon: str, help: str, work, what: str
 
 
 def _show_curve(curve: dict) -> None:
-    st.plotly_chart(learning_curve_figure(curve["points"], curve.get("zero_shot"), curve["backbone"],
-                                          curve["baseline"]), key="learning_curve")
+    block = curve.get("feature_block")
+    name = curve["backbone"] + (f", features from block {block}" if block else "")
+    st.plotly_chart(learning_curve_figure(curve["points"], curve.get("zero_shot"), name, curve["baseline"]),
+                    key="learning_curve")
     st.success(plain(curve["advice"]), icon=":material/trending_up:")
 
 

@@ -22,6 +22,11 @@ class DomainCheck:
         return {"imagenet_confidence": round(self.imagenet_confidence, 4), "far_from_imagenet": self.far,
                 "earlier_block": self.earlier_block, "advice": self.advice}
 
+    def with_last_block_kept(self, title: str) -> "DomainCheck":
+        """The check once a layer sweep of `title` found no block clearly better than the last."""
+        return replace(self, advice=f"{self.advice} A layer sweep of {title} found no earlier block clearly better "
+                                    "than its last one for your data.")
+
     def with_earlier_block(self, title: str, block: int, name: str, auc: float, last_auc: float) -> "DomainCheck":
         """The check once a layer sweep of `title` found block `block` clearly better than the last."""
         evidence = (f"A layer sweep of {title} found that its block {block} ({name}) gives better features for your "

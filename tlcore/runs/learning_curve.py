@@ -52,10 +52,11 @@ class LearningCurve:
     points: list[Point]
     advice: str
     zero_shot: dict | None = None  # texts: {"auc": ...}
+    feature_block: int | None = None  # images: the block whose features the transfer points use (None: the last)
 
     def to_dict(self) -> dict:
-        data = {"backbone": self.backbone, "baseline": self.baseline, "points": [asdict(p) for p in self.points],
-                "advice": self.advice}
+        data = {"backbone": self.backbone, "feature_block": self.feature_block, "baseline": self.baseline,
+                "points": [asdict(p) for p in self.points], "advice": self.advice}
         if self.zero_shot is not None:
             data["zero_shot"] = self.zero_shot
         return data
@@ -168,4 +169,4 @@ def learning_curve(dataset: LabelledDataset, config: TrainConfig, *, val_dataset
     baseline = _curve("baseline", base_train, data.y_train, base_val, data.y_val, sizes, k, seed=config.seed,
                       device=data.parts.device, progress=emit(callbacks, f"Learning curve of {baseline_name}"))
     return LearningCurve(data.parts.info.name, baseline_name, transfer + baseline, advice(transfer, baseline),
-                         zero_shot)
+                         zero_shot, config.feature_block)

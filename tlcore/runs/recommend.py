@@ -87,7 +87,7 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
         smallest = int(np.bincount(data.y_train, minlength=len(data.classes)).min())
         head, info = data.parts.backbone.imagenet_head, data.parts.info
         if head is not None and domain is None:
-            domain = check_domain(head, data.x_train, info.title)
+            domain, checked = check_domain(head, data.x_train, info.title), name
         if head is not None and domain.far:  # unlike ImageNet: an earlier block may transfer better (the
             # probe's pass kept every block's features, so this fits them without running the backbone again)
             layers = sweep_layers(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
@@ -97,6 +97,8 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
                 if domain.earlier_block is None:
                     domain = domain.with_earlier_block(info.title, block, chosen.name, chosen.auc,
                                                        layers.blocks[-1].auc)
+            elif name == checked:  # said of the backbone whose check this is
+                domain = domain.with_last_block_kept(info.title)
         scores.append(BackboneScore(name, info.title, score.auc, score.low, score.high,
                                     round(time.perf_counter() - started, 3), feature_block=block))
     ranked = sorted(scores, key=lambda s: (s.auc is None, -(s.auc or 0.0)))
