@@ -86,7 +86,8 @@ def progress_panel() -> None:
         facts = record.facts
         auc = "n/a" if record.report.auc is None else f"{record.report.auc:.3f}"
         best = f" (best epoch {facts.best_epoch})" if record.history else ""
-        st.success(f"Done in {facts.timings_s['total']:.1f}s: validation AUC {auc}, "
+        block = f" with features from block {record.config.feature_block}" if record.config.feature_block else ""
+        st.success(f"Done in {facts.timings_s['total']:.1f}s{block}: validation AUC {auc}, "
                    f"accuracy {record.report.accuracy:.1%}{best}.")
         st.caption(describe_reuse(facts.reuse))
         if facts.truncated_texts:

@@ -102,7 +102,8 @@ def auc_interval(record) -> str:
 
 
 table = pd.DataFrame([{
-    "run": r.label, "backbone": r.config.backbone, "trainable blocks": r.config.trainable_blocks,
+    "run": r.label, "backbone": r.config.backbone, "feature block": r.config.feature_block or "last",
+    "trainable blocks": r.config.trainable_blocks,
     "head": r.config.head, "AUC": r.report.auc, "AUC 95% interval": auc_interval(r),
     "accuracy": r.report.accuracy, "training time (s)": r.facts.timings_s["total"],
     "trainable parameters": r.facts.trainable_params, "epochs run": r.facts.epochs_run,

@@ -12,6 +12,7 @@ from tlcore.cli import main
 from tlcore.core.errors import ConfigError
 from tlcore.data import digits_sample
 from tlcore.engine.cache import TensorCache
+from tlcore.insight.domain import DomainCheck
 from tlcore.runs.files import load_run, save_run
 from tlcore.backbones import get_backbone_info
 from tlcore.runs.learning_curve import learning_curve
@@ -148,14 +149,18 @@ def test_the_recommendation_probes_whole_backbones_whatever_block_is_set(colours
     assert advice.domain is not None and advice.recommended["feature_block"] == sweep.recommended
 
 
-def test_the_recommendation_sweeps_the_layers_only_for_images_unlike_imagenet(monkeypatch):
-    def refuse(*args, **kwargs):
-        raise AssertionError("the layer sweep ran for photographs")
-
-    monkeypatch.setattr(recommending, "sweep_layers", refuse)
+def test_photographs_keep_the_last_block_and_get_no_warning():
     advice = recommend(build_dataset(photo_crops()), TrainConfig(device="cpu"), backbones=["efficientnet_lite0"],
                        cache=TensorCache(None))
-    assert not advice.domain.far and advice.recommended["feature_block"] is None
+    assert not advice.domain.far and advice.domain.advice is None and advice.recommended["feature_block"] is None
+    assert "unlike" not in advice.recommended["reason"] and "layer sweep" not in advice.recommended["reason"]
+
+
+def test_the_recommendation_agrees_with_the_layer_sweep(colours, cache, sweep, monkeypatch):
+    """Even when the ImageNet check does not warn, the blocks are probed, so "Use it" never undoes a sweep."""
+    monkeypatch.setattr(recommending, "check_domain", lambda head, x, title: DomainCheck(0.5, False, None))
+    advice = recommend(colours, TrainConfig(device="cpu"), backbones=["efficientnet_lite0"], cache=cache)
+    assert advice.recommended["feature_block"] == sweep.recommended and advice.domain.far
 
 
 def test_the_recommendation_says_when_the_sweep_kept_the_last_block():

@@ -99,7 +99,7 @@ def _job_button(ws, attr: str, label: str, icon: str, help: str, work, what: str
 
 def _show_curve(curve: dict) -> None:
     block = curve.get("feature_block")
-    name = curve["backbone"] + (f", features from block {block}" if block else "")
+    name = get_backbone_info(curve["backbone"]).title + (f", features from block {block}" if block else "")
     st.plotly_chart(learning_curve_figure(curve["points"], curve.get("zero_shot"), name, curve["baseline"]),
                     key="learning_curve")
     st.success(plain(curve["advice"]), icon=":material/trending_up:")

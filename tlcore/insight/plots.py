@@ -233,7 +233,9 @@ def learning_curve_figure(points: list[dict], zero_shot: dict | None, backbone: 
     if zero_shot and zero_shot.get("auc") is not None:
         fig.add_trace(go.Scatter(x=[0.7], y=[zero_shot["auc"]], mode="markers", marker={"symbol": "star", "size": 12},
                                  name="no examples: similarity to the class names"))
-    fig.update_xaxes(type="log", title_text="training examples per class")
+    sizes = sorted({p["per_class"] for p in points})
+    fig.update_xaxes(type="log", title_text="training examples per class", tickvals=sizes,
+                     ticktext=[f"{k:,}" for k in sizes])
     fig.update_yaxes(title_text="validation AUC", range=[0.4, 1.02])
     fig.update_layout(height=380, margin={"t": 30, "b": 10}, legend=LEGEND_BELOW)
     return fig

@@ -97,8 +97,8 @@ def choose_block(scores: list[BlockScore], title: str) -> tuple[int, str]:
     """The block to use and why, in a sentence: an earlier block only when it beats the last clearly."""
     best, last = _best(scores), scores[-1]
     if best is last:
-        return last.block, (f"The last block of {title} ({last.name}) gives the best features for your data, "
-                            f"AUC {last.auc:.3f}: keep the default.")
+        return last.block, (f"The last block of {title} ({last.name}) scores {last.auc:.3f}, as high as any earlier "
+                            "block: keep the default.")
     if best.score.overlaps(last.score):
         return last.block, (f"Block {best.block} ({best.name}) of {title} scored {best.auc:.3f} and its last block "
                             f"{last.auc:.3f}, but the intervals overlap, so the difference may be chance: keep the "

@@ -1,8 +1,8 @@
 """Find the best start for the user's data: every backbone usable on this machine (bundled, or
 downloaded earlier) probed with a frozen linear head on the same split, reusing the caches; ranked by
-validation AUC with 95 % intervals; then a backbone, a number of trainable blocks and, for images
-unlike ImageNet's, the feature block found by a layer sweep, with the reason in a sentence built from
-what was measured."""
+validation AUC with 95 % intervals (an image backbone's every block, as a layer sweep does); then a
+backbone, a number of trainable blocks and, for images, the feature block, with the reason in a
+sentence built from what was measured."""
 from __future__ import annotations
 
 import time
@@ -88,8 +88,8 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
         head, info = data.parts.backbone.imagenet_head, data.parts.info
         if head is not None and domain is None:
             domain, checked = check_domain(head, data.x_train, info.title), name
-        if head is not None and domain.far:  # unlike ImageNet: an earlier block may transfer better (the
-            # probe's pass kept every block's features, so this fits them without running the backbone again)
+        if head is not None:  # a pretrained image backbone: its earlier blocks may transfer better (the probe's
+            # pass kept every block's features, so this fits them without running the backbone again)
             layers = sweep_layers(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
             if layers.earlier_wins:
                 chosen = next(b for b in layers.blocks if b.block == layers.recommended)
@@ -97,7 +97,7 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
                 if domain.earlier_block is None:
                     domain = domain.with_earlier_block(info.title, block, chosen.name, chosen.auc,
                                                        layers.blocks[-1].auc)
-            elif name == checked:  # said of the backbone whose check this is
+            elif name == checked and domain.far:  # said of the backbone whose check warned
                 domain = domain.with_last_block_kept(info.title)
         scores.append(BackboneScore(name, info.title, score.auc, score.low, score.high,
                                     round(time.perf_counter() - started, 3), feature_block=block))
