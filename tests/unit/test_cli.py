@@ -146,7 +146,7 @@ def test_a_second_process_reuses_the_first_ones_cache(data_folder, tmp_path, mon
         runs.append(json.loads((tmp_path / lr / "metrics.json").read_text()))
     assert runs[0]["reused"] == [] and runs[1]["reused"] == ["frozen activations"]
     out = capsys.readouterr().out
-    assert "Reused from an earlier run on the same data: frozen activations" in out
+    assert "Reused from earlier work on the same data (a run, a sweep or the guidance): frozen activations" in out
     assert "the frozen blocks of the backbone did not run at all" in out
     assert main(["cache"]) == 0 and str(tmp_path / "cache") in capsys.readouterr().out
     assert main(["cache", "--clear"]) == 0 and " 0 MB" in capsys.readouterr().out

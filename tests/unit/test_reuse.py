@@ -65,7 +65,7 @@ def test_classic_text_features_are_computed_and_nothing_pretrained_runs(text_dat
 def test_the_sentence_lists_reused_and_computed_items_in_one_sentence():
     facts = Reuse(["decoded images", "frozen activations"], ["frozen activations of the flipped images"], "once")
     assert describe_reuse(facts) == (
-        "Reused from an earlier run on the same data: decoded images and frozen activations; computed in this run: "
+        "Reused from earlier work on the same data (a run, a sweep or the guidance): decoded images and frozen activations; computed in this run: "
         "frozen activations of the flipped images; the frozen blocks ran once over the examples, not in every epoch.")
     old_run = Reuse(["frozen activations"])  # saved before runs recorded what they computed
-    assert describe_reuse(old_run) == "Reused from an earlier run on the same data: frozen activations."
+    assert describe_reuse(old_run) == "Reused from earlier work on the same data (a run, a sweep or the guidance): frozen activations."

@@ -66,7 +66,7 @@ def describe_reuse(reuse: Reuse) -> str:
     """One sentence for people: what was reused, what was computed, what ran."""
     clauses = []
     if reuse.reused:
-        clauses.append(f"reused from an earlier run on the same data: {_listed(reuse.reused)}")
+        clauses.append(f"reused from earlier work on the same data (a run, a sweep or the guidance): {_listed(reuse.reused)}")
     if reuse.computed:
         clauses.append(f"computed in this run: {_listed(reuse.computed)}")
     if reuse.frozen_blocks_ran in _RAN:
