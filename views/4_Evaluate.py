@@ -61,7 +61,7 @@ if ci["auc"]:
     c1.caption(f"95% interval {ci['auc'].low:.3f} – {ci['auc'].high:.3f}")
 if counts:
     majority, baseline = majority_baseline(counts, y_val)
-    c2.metric("Accuracy", f"{accuracy:.1%}", f"{accuracy - baseline:+.1%} vs baseline")
+    c2.metric("Accuracy", f"{accuracy:.1%}", f"{100 * (accuracy - baseline):+.1f} points vs baseline")
     c3.metric("Baseline", f"{baseline:.1%}", help=f"Always answering the most common class, '{classes[majority]}'.")
     c3.caption(f"always '{plain(classes[majority])}'")
 else:
