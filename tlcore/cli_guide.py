@@ -37,20 +37,24 @@ def _config(args):
     return replace(config, backbone=args.backbone) if getattr(args, "backbone", None) else config
 
 
+def _answer(args, answer, **options):
+    """Where --out writes (checked first), and `answer(dataset, config, ...)` on the command's data with
+    the task's settings, its progress on the console."""
+    out = _json_target(args.out)
+    dataset, val_dataset = read_datasets(args)
+    return out, answer(dataset, _config(args), val_dataset=val_dataset, callbacks=[ConsoleProgress()], **options)
+
+
 def cmd_recommend(args) -> int:
     from .runs.recommend import recommend
 
-    out = _json_target(args.out)
-    dataset, val_dataset = read_datasets(args)
-    advice = recommend(dataset, _config(args), val_dataset=val_dataset, backbones=args.backbones,
-                       callbacks=[ConsoleProgress()])
+    out, advice = _answer(args, recommend, backbones=args.backbones)
     print(f"\n{'backbone':38} {'AUC':>6} {'95 % interval':>15} {'seconds':>8}")
     for b in advice.backbones:
         if b.auc is None:
             print(f"{b.name:38} not probed: {b.problem}")
         else:
-            interval = "" if b.auc_low is None else f"{b.auc_low:.3f}-{b.auc_high:.3f}"
-            print(f"{b.name:38} {b.auc:>6.3f} {interval:>15} {b.seconds:>8.1f}")
+            print(f"{b.name:38} {b.auc:>6.3f} {_interval(b.auc_low, b.auc_high):>15} {b.seconds:>8.1f}")
     chosen = advice.recommended
     block = f", feature block {chosen['feature_block']}" if chosen["feature_block"] else ""
     print(f"\nRecommended: {chosen['backbone']} with {chosen['trainable_blocks']} trainable blocks{block}.")
@@ -62,10 +66,7 @@ def cmd_recommend(args) -> int:
 def cmd_learning_curve(args) -> int:
     from .runs.learning_curve import learning_curve
 
-    out = _json_target(args.out)
-    dataset, val_dataset = read_datasets(args)
-    config = _config(args)
-    curve = learning_curve(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
+    out, curve = _answer(args, learning_curve)
     print(f"\n{'examples per class':>18} {'transfer AUC':>13} {'baseline AUC':>13}   (baseline: {curve.baseline})")
     baseline = {p.per_class: p for p in curve.points if p.method == "baseline"}
     for p in (p for p in curve.points if p.method == "transfer"):
@@ -81,14 +82,10 @@ def cmd_learning_curve(args) -> int:
 def cmd_layer_sweep(args) -> int:
     from .runs.layer_sweep import sweep_layers
 
-    out = _json_target(args.out)
-    dataset, val_dataset = read_datasets(args)
-    config = _config(args)
-    sweep = sweep_layers(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
+    out, sweep = _answer(args, sweep_layers)
     print(f"\n{'block':>5} {'name':12} {'features':>8} {'AUC':>6} {'95 % interval':>15}")
     for b in sweep.blocks:
-        interval = "" if b.auc_low is None else f"{b.auc_low:.3f}-{b.auc_high:.3f}"
-        print(f"{b.block:>5} {b.name:12} {b.features:>8,} {_auc(b.auc):>6} {interval:>15}")
+        print(f"{b.block:>5} {b.name:12} {b.features:>8,} {_auc(b.auc):>6} {_interval(b.auc_low, b.auc_high):>15}")
     print(f"\n{sweep.reason}")
     if sweep.earlier_wins:
         print(f"Train on it with --feature-block {sweep.recommended}.")
@@ -98,6 +95,10 @@ def cmd_layer_sweep(args) -> int:
 
 def _auc(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    return "" if low is None else f"{low:.3f}-{high:.3f}"
 
 
 def add_guide_commands(sub: argparse._SubParsersAction) -> None:

@@ -47,6 +47,19 @@ class Callback:
     def on_train_end(self, trainer: "Trainer") -> None: ...
 
 
+def emit(callbacks: Sequence[Callback], phase: str) -> Callable[[int, int], None]:
+    """progress(done, total) passed on to every callback as `phase`."""
+    def progress(done: int, total: int) -> None:
+        for cb in callbacks:
+            cb.on_phase(phase, done, total)
+    return progress
+
+
+def loss_and_accuracy(logits: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of logits against class indices."""
+    return F.cross_entropy(logits.float(), y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
 class BatchSource(Protocol):
     def __call__(self, index: torch.Tensor, generator: torch.Generator) -> torch.Tensor: ...
 
@@ -142,13 +155,14 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
 
         trainer.batch_size = in_shrinking_batches(len(order), trainer.batch_size, step, doing="training",
                                                   on_shrink=lambda size: _announce_batch_size(callbacks, size))
-        val_logits = predict_logits(model, val_activations, boundary, device=device)
+        val_loss, val_accuracy = loss_and_accuracy(predict_logits(model, val_activations, boundary, device=device),
+                                                   y_val_t)
         log = EpochLog(
             epoch=epoch,
             train_loss=totals["loss"] / len(order),
             train_accuracy=totals["correct"] / len(order),
-            val_loss=F.cross_entropy(val_logits, y_val_t).item(),
-            val_accuracy=(val_logits.argmax(1) == y_val_t).float().mean().item(),
+            val_loss=val_loss,
+            val_accuracy=val_accuracy,
             seconds=time.perf_counter() - started,
             stage=stage,
         )

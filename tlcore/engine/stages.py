@@ -12,12 +12,13 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..core.config import TrainConfig
 from .activations import Activations
 from .linear_fit import fit_linear
-from .loop import BatchSource, Callback, EarlyStopping, EpochLog, Trainer, cached_views, fit
+from .loop import (
+    BatchSource, Callback, EarlyStopping, EpochLog, Trainer, cached_views, emit, fit, loss_and_accuracy,
+)
 from .model import TransferModel
 
 FINE_TUNE_LR_FACTOR = 0.1  # stage 2 starts from a trained head, so every group learns ten times slower
@@ -33,28 +34,19 @@ class Stages:
     stages: list[dict] = field(default_factory=list)
 
 
-def _scores(logits: torch.Tensor, y: np.ndarray) -> tuple[float, float]:
-    y = torch.as_tensor(y)
-    return F.cross_entropy(logits.float(), y).item(), (logits.argmax(1) == y).float().mean().item()
-
-
 def _fit_linear_head(model: TransferModel, views: Sequence[torch.Tensor], y_train: np.ndarray,
                      val_features: torch.Tensor, y_val: np.ndarray, *, seed: int, device: torch.device,
                      callbacks: Sequence[Callback]) -> tuple[EpochLog, dict]:
     started = time.perf_counter()
-
-    def progress(done: int, total: int) -> None:
-        for cb in callbacks:
-            cb.on_phase("Fitting the new layer on the frozen features", done, total)
-
-    result = fit_linear(views, y_train, len(model.head[1].bias), seed=seed, device=device, progress=progress)
+    result = fit_linear(views, y_train, len(model.head[1].bias), seed=seed, device=device,
+                        progress=emit(callbacks, "Fitting the new layer on the frozen features"))
     layer = model.head[1]
     layer.weight.data.copy_(result.weight.to(layer.weight))
     layer.bias.data.copy_(result.bias.to(layer.bias))
     with torch.no_grad():
         head = model.head.eval()
-        train_loss, train_acc = _scores(head(views[0].to(device).float()).cpu(), y_train)
-        val_loss, val_acc = _scores(head(val_features.to(device).float()).cpu(), y_val)
+        train_loss, train_acc = loss_and_accuracy(head(views[0].to(device).float()).cpu(), torch.as_tensor(y_train))
+        val_loss, val_acc = loss_and_accuracy(head(val_features.to(device).float()).cpu(), torch.as_tensor(y_val))
     log = EpochLog(1, train_loss, train_acc, val_loss, val_acc, time.perf_counter() - started, stage=1)
     for cb in callbacks:
         cb.on_epoch_end(Trainer(model, len(model.backbone.stages), 0), log)

@@ -15,8 +15,8 @@ from ..core.errors import ConfigError
 from ..data import LabelledDataset
 from ..engine.activations import load, take
 from ..engine.cache import TensorCache
-from ..engine.loop import Callback
-from .prepared import prepare
+from ..engine.loop import Callback, emit
+from .prepared import Prepared, prepare
 from .probe import Score, check_every_class, linear_probe
 
 
@@ -70,21 +70,28 @@ def sweep_layers(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: 
                           "one. Choose an image backbone (see the list of backbones).")
     probe_config = replace(config, trainable_blocks=0, head="linear", feature_block=None, augment=False)
     parts = prepare(dataset, probe_config, val_dataset=val_dataset, callbacks=callbacks, cache=cache)
-    split = parts.split
+    check_every_class(parts.split.labels("val", parts.classes), parts.classes)
+    return score_blocks(parts, seed=config.seed, callbacks=callbacks, started=started)
+
+
+def score_blocks(parts: Prepared, *, seed: int, callbacks: Sequence[Callback] = (),
+                 started: float | None = None) -> LayerSweep:
+    """The layer sweep on a whole image backbone prepared at 0 trainable blocks (as a probe is)."""
+    started = time.perf_counter() if started is None else started
+    info, split = parts.info, parts.split
     y_train, y_val = split.labels("train", parts.classes), split.labels("val", parts.classes)
-    check_every_class(y_val, parts.classes)
+    progress = emit(callbacks, "Fitting a layer on each block")
     train_blocks = [load(v).float() for v in parts.frozen.block_features(split.train_set)]
     val_blocks = (train_blocks if split.val_set is split.train_set else
                   [load(v).float() for v in parts.frozen.block_features(split.val_set)])
     scores = []
     for block, (x_train, x_val) in enumerate(zip(train_blocks, val_blocks), 1):
         proba = linear_probe(take(x_train, split.train_rows), y_train, take(x_val, split.val_rows),
-                             len(parts.classes), seed=config.seed, device=parts.device)
+                             len(parts.classes), seed=seed, device=parts.device)
         score = Score.of(y_val, proba)
         scores.append(BlockScore(block, info.block_names[block - 1], x_train.shape[1], score.auc, score.low,
                                  score.high))
-        for cb in callbacks:
-            cb.on_phase("Fitting a layer on each block", block, info.num_blocks)
+        progress(block, info.num_blocks)
     recommended, reason = choose_block(scores, info.title)
     return LayerSweep(info.name, scores, recommended, reason, round(time.perf_counter() - started, 3))
 

@@ -19,9 +19,8 @@ from ..engine.activations import load, take
 from ..engine.cache import TensorCache
 from ..engine.frozen import frozen_pass
 from ..engine.linear_fit import fit_linear_many
-from ..engine.loop import Callback
+from ..engine.loop import Callback, emit
 from ..insight.metrics import bootstrap_aucs, percentile_interval, roc_auc
-from .prepared import emit
 from .probe import ProbeData, probe_data
 
 SIZES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)

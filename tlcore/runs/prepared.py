@@ -19,7 +19,7 @@ from ..engine.adapters import Adapter, adapter_for
 from ..engine.cache import RunCache, TensorCache, default_cache
 from ..engine.freezing import apply_freeze
 from ..engine.frozen import frozen_pass, pooled_blocks
-from ..engine.loop import Callback, predict_features
+from ..engine.loop import Callback, emit, predict_features
 from ..engine.activations import take
 from ..engine.model import TransferModel
 from ..engine.reuse import FLIPPED_ACTIVATIONS, FROZEN_ACTIVATIONS, item_name
@@ -57,13 +57,6 @@ class Split:
     def labels(self, which: str, classes: list[str]) -> np.ndarray:
         dataset, rows = self._part(which)
         return dataset.label_indices(classes)[rows.numpy()]
-
-
-def emit(callbacks: Sequence[Callback], phase: str):
-    def progress(done: int, total: int) -> None:
-        for cb in callbacks:
-            cb.on_phase(phase, done, total)
-    return progress
 
 
 @dataclass

@@ -19,7 +19,7 @@ from ..engine.cache import TensorCache
 from ..engine.loop import Callback
 from ..insight.domain import DomainCheck, check_domain
 from .prepared import Split
-from .layer_sweep import sweep_layers
+from .layer_sweep import score_blocks
 from .probe import Score, linear_probe, probe_data
 from .sweep import RunProgress
 
@@ -81,19 +81,22 @@ def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Lab
                 raise
             scores.append(BackboneScore(name, get_backbone_info(name).title, None, None, None, 0.0, exc.user_message))
             continue
-        proba = linear_probe(data.x_train, data.y_train, data.x_val, len(data.classes), seed=config.seed,
-                             device=data.parts.device)
-        score, block = Score.of(data.y_val, proba), None
         smallest = int(np.bincount(data.y_train, minlength=len(data.classes)).min())
         head, info = data.parts.backbone.imagenet_head, data.parts.info
-        if head is not None and domain is None:
-            domain, checked = check_domain(head, data.x_train, info.title), name
-        if head is not None:  # a pretrained image backbone: its earlier blocks may transfer better (the probe's
-            # pass kept every block's features, so this fits them without running the backbone again)
-            layers = sweep_layers(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
+        block = None
+        if head is None:
+            proba = linear_probe(data.x_train, data.y_train, data.x_val, len(data.classes), seed=config.seed,
+                                 device=data.parts.device)
+            score = Score.of(data.y_val, proba)
+        else:  # a pretrained image backbone: every block is scored (the last as the probe would; the probe's
+            # pass kept every block's features, so this runs the backbone no more)
+            if domain is None:
+                domain, checked = check_domain(head, data.x_train, info.title), name
+            layers = score_blocks(data.parts, seed=config.seed, callbacks=[progress])
+            chosen = next(b for b in layers.blocks if b.block == layers.recommended)
+            score = chosen.score
             if layers.earlier_wins:
-                chosen = next(b for b in layers.blocks if b.block == layers.recommended)
-                score, block = chosen.score, chosen.block
+                block = chosen.block
                 if domain.earlier_block is None:
                     domain = domain.with_earlier_block(info.title, block, chosen.name, chosen.auc,
                                                        layers.blocks[-1].auc)

@@ -18,10 +18,10 @@ from ..engine.classifier import Classifier
 from ..engine.freezing import freeze_summary
 from ..engine.frozen import frozen_pass, recomputed_batches
 from ..engine.heads import fit_sklearn_head
-from ..engine.loop import Callback, cached_views, predict_features, predict_logits
+from ..engine.loop import Callback, cached_views, emit, predict_features, predict_logits
 from ..engine.reuse import Reuse
 from ..engine.stages import Stages, train_stages
-from .prepared import emit, prepare
+from .prepared import prepare
 from .run import Run, RunFacts
 
 
