@@ -7,14 +7,17 @@ import shutil
 import signal
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from tlcore.core.errors import DataError
+from tlcore.runs.work import Work
 
 
 @dataclass(frozen=True)
 class Blocking:
-    """Marks that it ran, then reports a phase (where Cancel is noticed) until its release file appears."""
+    """Marks that it ran (the mark holds its process id), then reports a phase (where Cancel is noticed)
+    until its release file appears."""
 
     signals: str  # a folder shared with the test
     name: str
@@ -22,11 +25,14 @@ class Blocking:
     def ran(self) -> bool:
         return Path(self.signals, f"{self.name}.ran").exists()
 
+    def pid(self) -> int:
+        return int(Path(self.signals, f"{self.name}.ran").read_text() or 0)
+
     def release(self) -> None:
         Path(self.signals, f"{self.name}.release").touch()
 
     def __call__(self, callbacks, folder: Path) -> str:
-        Path(self.signals, f"{self.name}.ran").touch()
+        Path(self.signals, f"{self.name}.ran").write_text(str(os.getpid()))
         for cb in callbacks:
             cb.on_phase("Counting", 0, 10)  # the phase starts; then it is halfway until released
         while not Path(self.signals, f"{self.name}.release").exists():
@@ -68,3 +74,28 @@ class Fails:
         if self.how == "killed":
             os.kill(os.getpid(), signal.SIGKILL)
         raise ValueError("something odd")
+
+
+def _meet(signals: str, index: int, parts: int, callbacks, folder: Path) -> int:
+    """One part of Together: marks that it started, then waits (up to a minute) for every other part."""
+    Path(signals, f"part-{index}.started").touch()
+    deadline = time.monotonic() + 60
+    while len(list(Path(signals).glob("part-*.started"))) < parts:
+        if time.monotonic() > deadline:
+            raise DataError(f"Part {index + 1} ran alone: the parts did not run side by side.")
+        time.sleep(0.05)
+    return os.getpid()
+
+
+@dataclass(frozen=True)
+class Together(Work):
+    """Parts that can only finish when all of them run at the same time; each returns its process id."""
+
+    signals: str
+    count: int
+
+    def parts(self) -> list:
+        return [partial(_meet, self.signals, i, self.count) for i in range(self.count)]
+
+    def gather(self, results: list) -> list:
+        return results

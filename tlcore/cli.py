@@ -1,21 +1,19 @@
-"""`python -m tlcore backbones | train | predict | export | serve | cache`: the app's engine without the browser."""
+"""`python -m tlcore backbones | train | sweep | recommend | learning-curve | layer-sweep | predict | export |
+serve | cache`: the app's engine without the browser."""
 from __future__ import annotations
 
 import argparse
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
-from .backbones import get_backbone_info, list_backbones
-from .cli_data import ConsoleProgress, add_data_arguments, read_datasets
+from .backbones import list_backbones
 from .cli_guide import add_guide_commands
-from .core.config import HEADS, TrainConfig, default_config
+from .cli_train import add_train_commands
 from .data import read_file, texts_from_upload
 from .data.text import TABLE_SUFFIXES
 from .data.images import IMAGE_SUFFIXES
-from .core.errors import ConfigError, DataError, RunPathError, TLCoreError
+from .core.errors import ConfigError, DataError, TLCoreError
 from .core.formats import csv_text
-from .engine.reuse import describe_reuse
 
 
 def cmd_backbones(args) -> int:
@@ -25,48 +23,6 @@ def cmd_backbones(args) -> int:
               f"{'yes' if info.offline else 'no (downloads on first use)'}")
         if info.modality == "image":
             print("    feature blocks: " + ", ".join(f"{i} {name}" for i, name in enumerate(info.block_names, 1)))
-    return 0
-
-
-@contextmanager
-def _out_folder_hint():
-    """A --out that cannot take a run is refused in the command line's words."""
-    try:
-        yield
-    except RunPathError as exc:
-        raise RunPathError(exc.problem, "Type a new folder for the run instead, e.g. --out runs/my-run.") from None
-
-
-def cmd_train(args) -> int:
-    from .runs.files import save_run
-    from .runs.folders import check_run_target
-    from .runs.train import train
-
-    with _out_folder_hint():
-        check_run_target(args.out)  # before training, so no minutes are spent on a run that cannot be saved
-
-    task_defaults = default_config(args.task)
-    backbone = get_backbone_info(args.backbone or task_defaults.backbone)
-    last = backbone.num_blocks if backbone.modality == "image" else None
-    config = TrainConfig(
-        backbone=backbone.name, trainable_blocks=args.trainable_blocks,
-        epochs=args.epochs, learning_rate=args.lr or task_defaults.learning_rate, batch_size=args.batch_size,
-        augment=args.augment,
-        early_stopping_patience=args.patience, val_fraction=args.val_fraction, seed=args.seed, device=args.device,
-        head=args.head, word_vectors_file=args.word_vectors, two_stage=args.two_stage,
-        feature_block=None if args.feature_block == last else args.feature_block,  # the last: the whole backbone
-    )
-    dataset, val_dataset = read_datasets(args)
-    run = train(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
-    if run.facts.truncated_texts:
-        print(f"{run.facts.truncated_texts} texts were longer than {run.facts.max_tokens} tokens "
-              "and were cut to that length.")
-    print(describe_reuse(run.facts.reuse))
-    with _out_folder_hint():
-        save_run(run, args.out)
-    auc = "n/a" if run.report.auc is None else f"{run.report.auc:.4f}"
-    print(f"AUC {auc}  accuracy {run.report.accuracy:.4f}  on {run.report.n} validation {dataset.report.unit}s "
-          f"({run.facts.device}, {run.facts.timings_s['total']:.1f}s). Saved to {args.out}")
     return 0
 
 
@@ -173,27 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("backbones", help="list the backbone registry").set_defaults(func=cmd_backbones)
 
-    defaults = TrainConfig()
-    train = sub.add_parser("train", help="train a classifier on images (class folders or a zip) or texts (a table)")
-    add_data_arguments(train)
-    train.add_argument("--out", required=True, help="run folder to write")
-    train.add_argument("--backbone", help="see `backbones` (default: efficientnet_lite0 / all-MiniLM-L6-v2)")
-    train.add_argument("--head", default=defaults.head, choices=list(HEADS))
-    train.add_argument("--word-vectors", help="a GloVe-format .txt for the word-vectors backbone")
-    train.add_argument("--trainable-blocks", type=int, default=defaults.trainable_blocks)
-    train.add_argument("--feature-block", type=int,
-                       help="images: pool the output of this block (counted from 1; see `backbones`) and drop the "
-                            "blocks above it (default: the last block)")
-    train.add_argument("--two-stage", action=argparse.BooleanOptionalAction, default=defaults.two_stage,
-                       help="with trainable blocks: fit the head on the frozen backbone first, then fine-tune "
-                            "at a tenth of the learning rate (default)")
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
-    train.add_argument("--lr", type=float, help="learning rate (default: 0.003 for images, 0.01 for texts)")
-    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=defaults.augment)
-    train.add_argument("--patience", type=int, default=defaults.early_stopping_patience,
-                       help="early-stopping patience in epochs (0 = off)")
-    train.set_defaults(func=cmd_train)
+    add_train_commands(sub)
     add_guide_commands(sub)
 
     cache = sub.add_parser("cache", help="where decoded images and frozen activations are cached, and how much")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .core.config import TrainConfig
+from .core.settings import job_settings
 
 from .engine.loop import Callback, EpochLog, Trainer
 from .data import DataReport, build_dataset, build_text_dataset, guess_columns, read_data_path, read_file, read_table
@@ -61,6 +62,24 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-data", help="explicit validation folder or zip (instead of a split)")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--device", default=defaults.device, choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run on the Ray cluster whose head is at ADDRESS (host:port; \"local\": a Ray on this "
+                             "machine); default: backend and ray_address under [jobs] in tlcore.toml")
+
+
+def cluster_address(args) -> str | None:
+    """The cluster a command runs on: --cluster, else the [jobs] settings' when their backend is Ray; None
+    when it runs here."""
+    settings = job_settings()
+    return args.cluster or (settings.ray_address if settings.backend == "ray" else None)
+
+
+def on_cluster(args, work, epochs: int = 1):
+    """Run `work` on the command's cluster with its progress on the console; the finished job (its folder
+    holds the runs, its outcome is the work's result). The caller removes the job's folder."""
+    from .runs.cluster import run_on_cluster
+
+    return run_on_cluster(work, epochs, address=cluster_address(args), callbacks=[ConsoleProgress()])
 
 
 class ConsoleProgress(Callback):
@@ -69,9 +88,9 @@ class ConsoleProgress(Callback):
 
     def on_phase(self, phase: str, done: int, total: int) -> None:
         if phase != self._phase or done == total:
-            print(f"{phase}: {done}/{total}", flush=True)
+            print(f"{phase}: {done}/{total}" if total else f"{phase}...", flush=True)
             self._phase = phase
 
-    def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None:
+    def on_epoch_end(self, trainer: Trainer | None, log: EpochLog) -> None:
         print(f"epoch {log.epoch}: train loss {log.train_loss:.4f} acc {log.train_accuracy:.3f} | "
               f"val loss {log.val_loss:.4f} acc {log.val_accuracy:.3f} ({log.seconds:.1f}s)", flush=True)

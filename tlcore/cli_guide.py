@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
-from .cli_data import ConsoleProgress, add_data_arguments, read_datasets
+from .cli_data import ConsoleProgress, add_data_arguments, cluster_address, on_cluster, read_datasets
 from .core.config import default_config
 from .core.errors import ConfigError
 
@@ -37,18 +38,24 @@ def _config(args):
     return replace(config, backbone=args.backbone) if getattr(args, "backbone", None) else config
 
 
-def _answer(args, answer, **options):
-    """Where --out writes (checked first), and `answer(dataset, config, ...)` on the command's data with
-    the task's settings, its progress on the console."""
+def _answer(args, work):
+    """Where --out writes (checked first), and the answer of `work(dataset, config, val_dataset)` on the
+    command's data with the task's settings: here, or on the cluster; its progress on the console."""
     out = _json_target(args.out)
     dataset, val_dataset = read_datasets(args)
-    return out, answer(dataset, _config(args), val_dataset=val_dataset, callbacks=[ConsoleProgress()], **options)
+    work = work(dataset, _config(args), val_dataset)
+    if not cluster_address(args):
+        return out, work([ConsoleProgress()], None)
+    job = on_cluster(args, work)
+    shutil.rmtree(job.folder, ignore_errors=True)
+    return out, job.outcome
 
 
 def cmd_recommend(args) -> int:
-    from .runs.recommend import recommend
+    from .runs.work import RecommendWork
 
-    out, advice = _answer(args, recommend, backbones=args.backbones)
+    backbones = tuple(args.backbones) if args.backbones else None
+    out, advice = _answer(args, lambda data, config, val: RecommendWork(data, config, val, backbones))
     print(f"\n{'backbone':38} {'AUC':>6} {'95 % interval':>15} {'seconds':>8}")
     for b in advice.backbones:
         if b.auc is None:
@@ -64,9 +71,9 @@ def cmd_recommend(args) -> int:
 
 
 def cmd_learning_curve(args) -> int:
-    from .runs.learning_curve import learning_curve
+    from .runs.work import curve_work
 
-    out, curve = _answer(args, learning_curve)
+    out, curve = _answer(args, curve_work)
     print(f"\n{'examples per class':>18} {'transfer AUC':>13} {'baseline AUC':>13}   (baseline: {curve.baseline})")
     baseline = {p.per_class: p for p in curve.points if p.method == "baseline"}
     for p in (p for p in curve.points if p.method == "transfer"):
@@ -80,9 +87,9 @@ def cmd_learning_curve(args) -> int:
 
 
 def cmd_layer_sweep(args) -> int:
-    from .runs.layer_sweep import sweep_layers
+    from .runs.work import layer_work
 
-    out, sweep = _answer(args, sweep_layers)
+    out, sweep = _answer(args, layer_work)
     print(f"\n{'block':>5} {'name':12} {'features':>8} {'AUC':>6} {'95 % interval':>15}")
     for b in sweep.blocks:
         print(f"{b.block:>5} {b.name:12} {b.features:>8,} {_auc(b.auc):>6} {_interval(b.auc_low, b.auc_high):>15}")

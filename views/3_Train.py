@@ -1,7 +1,7 @@
 """Train: settings, then a background job with live progress, curves and Cancel."""
 import streamlit as st
 
-from tlcore import TLCoreError, describe_device, get_backbone_info, resolve_device
+from tlcore import TLCoreError, get_backbone_info
 from tlcore.app import (
     HEADS, THIS_SESSION, TrainWork, backbone_title, describe_reuse, follow_job, history_figure, jobs, load_choice,
     need_data, plain, setting_widget, show_error, workspace,
@@ -17,7 +17,7 @@ cut = (f" · **Features from:** block {cfg.feature_block} ({get_backbone_info(cf
        if cfg.feature_block else "")
 st.markdown(f"**Data:** {plain(ws.data_label)} · **Backbone:** {backbone_title(cfg.backbone)}{cut} · "
             f"**Trainable blocks:** {cfg.trainable_blocks} · **Head:** {HEADS[cfg.head]} · "
-            f"**Device:** {describe_device(resolve_device('auto'))}")
+            f"**Device:** {jobs.runs_on()}")
 
 with st.form("train_settings"):
     if cfg.trainable_blocks == 0 and cfg.head == "linear":
@@ -87,7 +87,8 @@ def progress_panel() -> None:
         auc = "n/a" if record.report.auc is None else f"{record.report.auc:.3f}"
         best = f" (best epoch {facts.best_epoch})" if record.history else ""
         block = f" with features from block {record.config.feature_block}" if record.config.feature_block else ""
-        st.success(f"Done in {facts.timings_s['total']:.1f}s{block}: validation AUC {auc}, "
+        where = f" on the cluster's {facts.cluster['node']}" if facts.cluster else ""
+        st.success(f"Done in {facts.timings_s['total']:.1f}s{where}{block}: validation AUC {auc}, "
                    f"accuracy {record.report.accuracy:.1%}{best}.")
         st.caption(describe_reuse(facts.reuse))
         if facts.truncated_texts:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "tlcore"
 LAYERS = ("core", "data", "backbones", "engine", "insight", "runs", "serve", "app")
 TOP = len(LAYERS)  # tlcore/__init__.py, cli.py and __main__.py: above every layer
-TOP_MODULES = {"tlcore", "tlcore.cli", "tlcore.cli_data", "tlcore.cli_guide", "tlcore.__main__"}
+TOP_MODULES = {"tlcore", "tlcore.cli", "tlcore.cli_data", "tlcore.cli_guide", "tlcore.cli_train", "tlcore.__main__"}
 PAGE_PACKAGES = ("tlcore", "tlcore.app")  # all that pages may import from tlcore
 MAX_LINES = 300
 

@@ -168,7 +168,7 @@ def workspace() -> Workspace:
             del _SESSIONS[gone]
     if st.query_params.get(SESSION_PARAM) != ws.id:
         st.query_params[SESSION_PARAM] = ws.id
-    jobs.POOL.prewarm()  # the next Train click finds a worker with the engine already imported
+    jobs.prewarm()  # the next Train click finds a worker with the engine already imported
     return ws
 
 

@@ -33,6 +33,10 @@ class JobStartError(TLCoreError):
     """A background job cannot be set up (its folder cannot be written)."""
 
 
+class ClusterError(JobStartError):
+    """Jobs cannot run on the cluster: Ray is not installed, or the cluster cannot be reached or joined."""
+
+
 class RunExists(TLCoreError):
     """Saving would replace a run this session did not save."""
 

@@ -18,6 +18,9 @@ default. The file is the one named by TLCORE_SETTINGS, or `tlcore.toml` in the c
     [jobs]
     max_running = 1              # training jobs on the device at once; the others wait in a queue
     abandoned_minutes = 60       # a job nobody has looked at for this long is stopped and forgotten
+    backend = "local"            # or "ray": jobs run on a Ray cluster (TLCORE_JOBS_BACKEND)
+    ray_address = "local"        # the cluster's head, host:port (TLCORE_RAY_ADDRESS; "local": a Ray on this machine)
+    cpus_per_job = 1             # on a cluster without GPUs, the processors each job (or part of one) asks for
 """
 from __future__ import annotations
 
@@ -135,15 +138,28 @@ def limits() -> Limits:
     return Limits(**values)
 
 
+BACKENDS = ("local", "ray")
+
+
 @dataclass(frozen=True)
 class JobSettings:
     max_running: int
     abandoned_s: float
+    backend: str = "local"  # "local": worker processes on this machine; "ray": a Ray cluster
+    ray_address: str = "local"
+    cpus_per_job: float = 1
 
 
 def job_settings() -> JobSettings:
+    """The [jobs] table. TLCORE_RAY_ADDRESS means the Ray backend, unless TLCORE_JOBS_BACKEND says otherwise."""
     table = _settings_file().get("jobs", {})
+    address = os.environ.get("TLCORE_RAY_ADDRESS")
+    backend = str(os.environ.get("TLCORE_JOBS_BACKEND") or ("ray" if address else table.get("backend", "local")))
+    if backend not in BACKENDS:
+        raise ConfigError(f"The setting backend (TLCORE_JOBS_BACKEND) must be \"local\" or \"ray\", not '{backend}'.")
     return JobSettings(
         max_running=int(_number("TLCORE_MAX_RUNNING_JOBS", table, "max_running", 1, minimum=1)),
         abandoned_s=60 * _number("TLCORE_ABANDONED_MINUTES", table, "abandoned_minutes", 60, minimum=1),
+        backend=backend, ray_address=str(address or table.get("ray_address") or "local"),
+        cpus_per_job=_number("TLCORE_CPUS_PER_JOB", table, "cpus_per_job", 1, minimum=0.1),
     )

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ..core.device import describe_device, resolve_device
 from ..core.errors import JobStartError
 from ..core.settings import job_settings
 from ..engine.loop import EpochLog
@@ -38,7 +39,7 @@ from .workers import (
 __all__ = [
     "QUEUED", "RUNNING", "DONE", "FAILED", "CANCELLED", "STATUS_FILE", "CANCEL_FILE", "CANCEL_GRACE_S",
     "WORKER_IDLE_S", "JobSnapshot", "DeviceQueue", "device_queue", "WorkerPool", "POOL", "jobs_root", "JOB_ID",
-    "Job", "submit", "get_job", "forget", "reap_abandoned",
+    "Job", "submit", "runs_on", "prewarm", "get_job", "forget", "reap_abandoned",
 ]
 CANCEL_GRACE_S = 30.0  # a worker that has not stopped this long after Cancel is killed
 
@@ -94,7 +95,10 @@ JOB_ID = re.compile(r"[0-9a-f]{12}")
 class Job:
     """One unit of work run by a worker process: `work(callbacks, folder)` with `folder` its own job
     folder, where it writes its runs. `work` must be picklable (a module-level function or an object of
-    a module-level class); what it returns must be JSON and becomes the snapshot's `result`."""
+    a module-level class); what it returns (as tlcore.runs.work.to_json makes it) becomes the snapshot's
+    `result`. On a cluster, see tlcore.runs.cluster.ClusterJob."""
+
+    WAITING = "Waiting for the device"  # the phase shown while queued
 
     def __init__(self, work: Callable, epochs: int):
         self.work, self.epochs = work, epochs
@@ -204,7 +208,7 @@ class Job:
             eta = max(0.0, eta - (time.time() - info.get("written_at", time.time())))
         now = time.monotonic()
         return JobSnapshot(
-            self.job_id, status, info.get("phase", "Waiting for the device" if status == QUEUED else "Starting"),
+            self.job_id, status, info.get("phase", self.WAITING if status == QUEUED else "Starting"),
             info.get("done", 0), info.get("total", 0), len(history), self.epochs, history,
             eta if status == RUNNING else None, now - (started or self._submitted), error,
             self._queue.place(self.job_id) if status == QUEUED else None, list(info.get("notes", [])),
@@ -225,13 +229,34 @@ _JOBS_LOCK = threading.Lock()
 
 
 def submit(work: Callable, epochs: int) -> Job:
-    """Queue a job and keep it in the process-wide registry (it outlives page reruns and refreshes).
-    Raises JobStartError when its folder cannot be written."""
+    """Queue a job (on this machine, or on the cluster when the backend setting is "ray") and keep it in
+    the process-wide registry (it outlives page reruns and refreshes). Raises JobStartError when its
+    folder cannot be written."""
     reap_abandoned()
-    job = Job(work, epochs)
+    if job_settings().backend == "ray":
+        from .cluster import ClusterJob
+
+        job = ClusterJob(work, epochs)
+    else:
+        job = Job(work, epochs)
     with _JOBS_LOCK:
         _JOBS[job.job_id] = job
     return job.start()
+
+
+def runs_on() -> str:
+    """Where jobs run, in words: this machine's device, or the cluster."""
+    settings = job_settings()
+    if settings.backend == "ray":
+        return ("a Ray cluster on this machine" if settings.ray_address == "local" else
+                f"the Ray cluster at {settings.ray_address}")
+    return describe_device(resolve_device("auto"))
+
+
+def prewarm() -> None:
+    """Get ready for the next job: a worker with the engine imported (a cluster's workers are Ray's)."""
+    if job_settings().backend == "local":
+        POOL.prewarm()
 
 
 def get_job(job_id: str | None) -> Job | None:

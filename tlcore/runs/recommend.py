@@ -63,51 +63,85 @@ def usable_backbones(task: str) -> list[str]:
     return [b.name for b in list_backbones(modality=task) if b.offline]
 
 
+@dataclass
+class Probed:
+    """One backbone's part of a recommendation: its score, and for a pretrained image backbone what its
+    ImageNet classifier and its blocks said about the data. Probing one backbone never depends on
+    another, so a cluster can probe them side by side (see gather_recommendation)."""
+
+    score: BackboneScore
+    smallest: int = 0  # training examples in the smallest class
+    domain: DomainCheck | None = None
+    earlier: tuple | None = None  # (block, name, auc, last block's auc) when an earlier block clearly wins
+
+
 def recommend(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: LabelledDataset | None = None,
               backbones: Sequence[str] | None = None, callbacks: Sequence[Callback] = (),
               cache: TensorCache | None = None) -> Recommendation:
     """Probe `backbones` (default: every usable one for the data's task) with config's seed, split and
     device; the split is the same for all, so their numbers compare fairly."""
     names = list(backbones or usable_backbones(dataset.report.unit))
-    scores, domain, smallest = [], None, 0
-    for i, name in enumerate(names):
-        started = time.perf_counter()
-        progress = RunProgress(callbacks, f"Backbone {i + 1} of {len(names)} ({get_backbone_info(name).title})", 1)
-        probe_config = replace(config, backbone=name, feature_block=None)  # the whole backbone, then its blocks
-        try:
-            data = probe_data(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
-        except TLCoreError as exc:
-            if isinstance(exc, DataError):
-                raise
-            scores.append(BackboneScore(name, get_backbone_info(name).title, None, None, None, 0.0, exc.user_message))
+    return gather_recommendation([probe_backbone(dataset, config, name, f"Backbone {i + 1} of {len(names)}",
+                                                 val_dataset=val_dataset, callbacks=callbacks, cache=cache)
+                                  for i, name in enumerate(names)], dataset.report.unit)
+
+
+def probe_backbone(dataset: LabelledDataset, config: TrainConfig, name: str, label: str, *,
+                   val_dataset: LabelledDataset | None = None, callbacks: Sequence[Callback] = (),
+                   cache: TensorCache | None = None) -> Probed:
+    """Probe one backbone (the whole of it, then each block of an image backbone); `label` names it in the
+    progress ("Backbone 2 of 3"). A backbone that cannot run here gets its problem; bad data raises."""
+    started = time.perf_counter()
+    title = get_backbone_info(name).title
+    progress = RunProgress(callbacks, f"{label} ({title})", 1)
+    probe_config = replace(config, backbone=name, feature_block=None)  # the whole backbone, then its blocks
+    try:
+        data = probe_data(dataset, probe_config, val_dataset=val_dataset, callbacks=[progress], cache=cache)
+    except TLCoreError as exc:
+        if isinstance(exc, DataError):
+            raise
+        return Probed(BackboneScore(name, title, None, None, None, 0.0, exc.user_message))
+    smallest = int(np.bincount(data.y_train, minlength=len(data.classes)).min())
+    head, domain, earlier, block = data.parts.backbone.imagenet_head, None, None, None
+    if head is None:
+        proba = linear_probe(data.x_train, data.y_train, data.x_val, len(data.classes), seed=config.seed,
+                             device=data.parts.device)
+        score = Score.of(data.y_val, proba)
+    else:  # a pretrained image backbone: every block is scored (the last as the probe would; the probe's
+        # pass kept every block's features, so this runs the backbone no more)
+        domain = check_domain(head, data.x_train, title)
+        layers = score_blocks(data.parts, seed=config.seed, callbacks=[progress])
+        chosen = next(b for b in layers.blocks if b.block == layers.recommended)
+        score = chosen.score
+        if layers.earlier_wins:
+            block = chosen.block
+            earlier = (block, chosen.name, chosen.auc, layers.blocks[-1].auc)
+    return Probed(BackboneScore(name, title, score.auc, score.low, score.high, round(time.perf_counter() - started, 3),
+                                feature_block=block), smallest, domain, earlier)
+
+
+def gather_recommendation(probes: Sequence[Probed], task: str) -> Recommendation:
+    """The ranking and the recommendation from every backbone's probe (in the order they were asked for).
+    The ImageNet check is the first pretrained image backbone's; an earlier block that clearly beats
+    the last (of any backbone) adds its evidence, and the checked backbone's sweep says when it kept the last."""
+    domain, checked, smallest = None, None, 0
+    for probed in probes:
+        if probed.score.auc is None:
             continue
-        smallest = int(np.bincount(data.y_train, minlength=len(data.classes)).min())
-        head, info = data.parts.backbone.imagenet_head, data.parts.info
-        block = None
-        if head is None:
-            proba = linear_probe(data.x_train, data.y_train, data.x_val, len(data.classes), seed=config.seed,
-                                 device=data.parts.device)
-            score = Score.of(data.y_val, proba)
-        else:  # a pretrained image backbone: every block is scored (the last as the probe would; the probe's
-            # pass kept every block's features, so this runs the backbone no more)
-            if domain is None:
-                domain, checked = check_domain(head, data.x_train, info.title), name
-            layers = score_blocks(data.parts, seed=config.seed, callbacks=[progress])
-            chosen = next(b for b in layers.blocks if b.block == layers.recommended)
-            score = chosen.score
-            if layers.earlier_wins:
-                block = chosen.block
-                if domain.earlier_block is None:
-                    domain = domain.with_earlier_block(info.title, block, chosen.name, chosen.auc,
-                                                       layers.blocks[-1].auc)
-            elif name == checked and domain.far:  # said of the backbone whose check warned
-                domain = domain.with_last_block_kept(info.title)
-        scores.append(BackboneScore(name, info.title, score.auc, score.low, score.high,
-                                    round(time.perf_counter() - started, 3), feature_block=block))
-    ranked = sorted(scores, key=lambda s: (s.auc is None, -(s.auc or 0.0)))
+        smallest = probed.smallest
+        if probed.domain is None:
+            continue
+        if domain is None:
+            domain, checked = probed.domain, probed.score.name
+        if probed.earlier is not None:
+            if domain.earlier_block is None:
+                domain = domain.with_earlier_block(probed.score.title, *probed.earlier)
+        elif probed.score.name == checked and domain.far:  # said of the backbone whose check warned
+            domain = domain.with_last_block_kept(probed.score.title)
+    ranked = sorted((p.score for p in probes), key=lambda s: (s.auc is None, -(s.auc or 0.0)))
     if ranked[0].auc is None:
         raise DataError("No backbone could be probed on this data: " + " ".join(s.problem or "" for s in ranked))
-    return Recommendation(ranked, _recommended(ranked, smallest, domain, dataset.report.unit), smallest, domain)
+    return Recommendation(ranked, _recommended(ranked, smallest, domain, task), smallest, domain)
 
 
 def _recommended(ranked: list[BackboneScore], per_class: int, domain: DomainCheck | None, task: str) -> dict:

@@ -38,11 +38,12 @@ class RunFacts:
     max_tokens: int | None = None
     batch_size_used: int | None = None  # when running out of memory lowered the batch size
     stages: list[dict] = field(default_factory=list)  # what each training stage did (see engine.stages)
+    cluster: dict | None = None  # where a cluster ran it: {"backend": "ray", "node": ..., "workers": n}
 
     def to_dict(self) -> dict:
         """The metrics.json fields (flat, as earlier versions wrote them); unset optional ones left out."""
         facts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "reuse"}
-        optional = ("truncated_texts", "max_tokens", "batch_size_used")
+        optional = ("truncated_texts", "max_tokens", "batch_size_used", "cluster")
         return {**{k: v for k, v in facts.items() if v is not None or k not in optional}, **self.reuse.to_dict()}
 
     @classmethod

@@ -21,6 +21,7 @@ from ..engine.heads import fit_sklearn_head
 from ..engine.loop import Callback, cached_views, emit, predict_features, predict_logits
 from ..engine.reuse import Reuse
 from ..engine.stages import Stages, train_stages
+from .place import PLACE
 from .prepared import prepare
 from .run import Run, RunFacts
 
@@ -97,7 +98,7 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
         train_counts=np.bincount(y_train, minlength=len(classes)).tolist(),
         duplicates=duplicates_across(split.examples("train"), val_examples),
         trainable_params=params.trainable_params, total_params=params.trainable_params + params.frozen_params,
-        batch_size_used=stages.batch_size_used, **adapter.facts())
+        batch_size_used=stages.batch_size_used, cluster=PLACE.get(), **adapter.facts())
     classifier = Classifier(model.eval(), classes, adapter, backbone=config.backbone,
                             trainable_blocks=config.trainable_blocks, head=config.head,
                             feature_block=config.feature_block, device=device)

@@ -16,16 +16,18 @@ from pathlib import Path
 from ..core.errors import TLCoreError
 from ..engine.memory import free_memory
 from ..engine.loop import Callback, CancelCheck, EpochLog, Trainer, TrainingCancelled
+from .work import to_json
 from .workers import CANCEL_FILE, CANCELLED, DONE, FAILED, RUNNING, STATUS_FILE
 
 WRITE_EVERY_S = 0.5  # progress within a phase is written at most this often
 
 
 class StatusWriter(Callback):
-    """Writes the job's progress to its status file: phase, count, the phase's ETA, epochs, notes."""
+    """Writes the job's progress to its status file: phase, count, the phase's ETA, epochs, notes.
+    (A cluster's part sends the same state to its job instead: see tlcore.runs.cluster.)"""
 
-    def __init__(self, folder: Path, epochs: int):
-        self.path, self.epochs = folder / STATUS_FILE, epochs
+    def __init__(self, folder: Path | None, epochs: int):
+        self.path, self.epochs = folder / STATUS_FILE if folder else None, epochs
         self.state = {"status": RUNNING, "phase": "Starting", "done": 0, "total": 0, "eta_s": None,
                       "history": [], "notes": [], "started_at": time.time()}
         self._phase_started = self._written = time.monotonic()
@@ -33,9 +35,13 @@ class StatusWriter(Callback):
         self._training_started: float | None = None
 
     def write(self, **changes) -> None:
+        self.state.update(changes, written_at=time.time())
+        self.publish()
+        self._written = time.monotonic()
+
+    def publish(self) -> None:
         """Replace the status file (a reader never sees half a file). Where the app has the file open
         at that instant (Windows refuses the replace), try again for a moment."""
-        self.state.update(changes, written_at=time.time())
         staging = self.path.with_suffix(".tmp")
         staging.write_text(json.dumps(self.state))
         for _ in range(50):
@@ -44,7 +50,6 @@ class StatusWriter(Callback):
                 break
             except PermissionError:
                 time.sleep(0.02)
-        self._written = time.monotonic()
 
     def on_phase(self, phase: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -85,7 +90,7 @@ def run_job(work, folder: Path, epochs: int) -> None:
         traceback.print_exc()
         status.write(status=FAILED, error=f"Training failed unexpectedly: {exc}")
     else:
-        status.write(status=DONE, result=result, eta_s=None)
+        status.write(status=DONE, result=to_json(result), eta_s=None)
 
 
 def _import_engine() -> None:
