@@ -155,7 +155,9 @@ def test_shipped_settings_file_lists_the_defaults(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no settings file here: the code's own defaults
     assert shipped["limits"] == {name: spec.default for name, spec in Limits.__dataclass_fields__.items()}
     jobs = job_settings()
-    assert shipped["jobs"] == {"max_running": jobs.max_running, "abandoned_minutes": jobs.abandoned_s / 60}
+    assert shipped["jobs"] == {"max_running": jobs.max_running, "abandoned_minutes": jobs.abandoned_s / 60,
+                               "backend": jobs.backend, "ray_address": jobs.ray_address,
+                               "cpus_per_job": jobs.cpus_per_job}
 
 
 def test_clearing_and_trimming_delete_only_the_caches_own_entries(tmp_path):

@@ -2,7 +2,6 @@
 authentication; the app's job interface and the command line run on it as they do without it."""
 import json
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -13,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-# Ray reads its authentication settings once, when imported: the token goes in the environment first.
-AUTH = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-os.environ.update(AUTH)
+from tests.ray_head import ROOT, free_port, ray_head  # noqa: E402  (before Ray: its token)
+
 pytest.importorskip("ray")
 
 from tests.conftest import shape_records  # noqa: E402
@@ -26,48 +24,16 @@ from tlcore.runs import cluster, coordinator, jobs  # noqa: E402
 from tlcore.runs.files import load_run  # noqa: E402
 from tlcore.runs.work import SweepWork, TrainWork  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def head():
-    """A Ray head with 2 processors, its token in the environment (never in the home folder); the tests'
-    modules importable by its workers; stopped, with every process it started, after the module."""
-    port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TLCORE_CPUS_PER_JOB": "1"}
-    process = subprocess.Popen(
-        ["ray", "start", "--head", "--block", "--port", str(port), "--num-cpus", "2", "--include-dashboard", "false",
-         "--disable-usage-stats"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+    """A head with 2 processors, each job's part asking for one; jobs go to it while the module runs."""
     saved = {k: os.environ.get(k) for k in ["TLCORE_RAY_ADDRESS", "TLCORE_CPUS_PER_JOB"]}
-    os.environ.update(TLCORE_RAY_ADDRESS=f"127.0.0.1:{port}", TLCORE_CPUS_PER_JOB="1")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "the Ray head did not start"
-                time.sleep(0.2)
-        yield f"127.0.0.1:{port}"
+        with ray_head(cpus=2) as address:
+            os.environ.update(TLCORE_RAY_ADDRESS=address, TLCORE_CPUS_PER_JOB="1")
+            yield address
     finally:
-        import ray
-
-        ray.shutdown()
-        cluster._CONNECTED.clear()
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(10)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
