@@ -9,7 +9,7 @@ from pathlib import Path
 from .backbones import get_backbone_info
 from .cli_data import ConsoleProgress, add_data_arguments, cluster_address, on_cluster, read_datasets
 from .core.config import HEADS, TrainConfig, default_config
-from .core.errors import RunPathError
+from .core.errors import ConfigError, RunPathError
 from .engine.reuse import describe_reuse
 
 
@@ -52,15 +52,21 @@ def _trained_on_cluster(args, work, config: TrainConfig, names: list[str], out: 
 def cmd_train(args) -> int:
     from .runs.files import load_run, save_run
     from .runs.folders import check_run_target
+    from .runs.data_parallel import check_workers
     from .runs.train import train
     from .runs.work import RUN_FOLDER, TrainWork
 
     with _out_folder_hint():
         check_run_target(args.out)  # before training, so no minutes are spent on a run that cannot be saved
     config = _train_config(args)
+    if args.workers > 1 and not cluster_address(args):
+        raise ConfigError(f"--workers {args.workers} shares the fine-tune between workers of a Ray cluster: add "
+                          "--cluster HOST:PORT (\"local\" starts a Ray on this machine), or leave --workers out.")
+    check_workers(config, args.workers)
     dataset, val_dataset = read_datasets(args)
     if cluster_address(args):
-        _trained_on_cluster(args, TrainWork(dataset, config, val_dataset), config, [RUN_FOLDER], Path(args.out))
+        _trained_on_cluster(args, TrainWork(dataset, config, val_dataset, args.workers), config, [RUN_FOLDER],
+                            Path(args.out))
         run = load_run(args.out)
     else:
         run = train(dataset, config, val_dataset=val_dataset, callbacks=[ConsoleProgress()])
@@ -79,7 +85,10 @@ def cmd_train(args) -> int:
 
 def _where(run) -> str:
     cluster = run.facts.cluster
-    return run.facts.device if not cluster else f"{run.facts.device} on the cluster's {cluster['node']}"
+    if not cluster:
+        return run.facts.device
+    shared = f", shared by {cluster['workers']} workers" if cluster["workers"] > 1 else ""
+    return f"{run.facts.device} on the cluster's {cluster['node']}{shared}"
 
 
 def cmd_sweep(args) -> int:
@@ -133,6 +142,8 @@ def add_train_commands(sub: argparse._SubParsersAction) -> None:
     train = sub.add_parser("train", help="train a classifier on images (class folders or a zip) or texts (a table)")
     add_data_arguments(train)
     train.add_argument("--out", required=True, help="run folder to write")
+    train.add_argument("--workers", type=int, default=1,
+                       help="on a cluster: share a fine-tune between this many workers (data-parallel; default 1)")
     add_training_arguments(train)
     train.set_defaults(func=cmd_train)
 

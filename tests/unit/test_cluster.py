@@ -210,3 +210,28 @@ def test_without_ray_installed_the_ray_backend_says_how_to_install_it(monkeypatc
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     snap = cluster.ClusterJob(Blocking("/nonexistent", "never"), 1, "127.0.0.1:1").start().wait(30)
     assert snap.status == jobs.FAILED and "pip install -r requirements-cluster.txt" in snap.error
+
+
+def test_a_fine_tune_shared_by_two_workers_trains_like_one(head, shapes_folder, tmp_path, capsys):
+    """--workers 2: Ray Train with PyTorch DDP (gloo); each worker runs the frozen blocks once over its half
+    of the training examples, never per epoch; the AUC is within noise of one worker's."""
+    args = [str(shapes_folder), "--trainable-blocks", "1", "--epochs", "3", "--head", "mlp", "--device", "cpu",
+            "--patience", "0", "--cluster", head]
+    assert main(["train", *args, "--workers", "2", "--out", str(tmp_path / "two")]) == 0
+    assert "shared by 2 workers" in capsys.readouterr().out
+    assert main(["train", *args, "--out", str(tmp_path / "one")]) == 0
+    two, one = load_run(tmp_path / "two"), load_run(tmp_path / "one")
+    assert two.facts.cluster["workers"] == 2 and sum(two.facts.cluster["train_per_worker"]) == one.facts.n_train
+    assert two.facts.n_train == one.facts.n_train and len(set(two.facts.cluster["train_per_worker"])) == 1
+    assert two.facts.reuse.frozen_blocks_ran == "once" and len(two.history) == len(one.history)
+    assert abs(two.report.auc - one.report.auc) < 0.1 and two.report.auc > 0.9
+
+
+def test_workers_need_a_cluster_and_trainable_blocks(shapes_folder, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TLCORE_RAY_ADDRESS", raising=False)
+    assert main(["train", str(shapes_folder), "--trainable-blocks", "1", "--workers", "2",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "--cluster HOST:PORT" in capsys.readouterr().err
+    assert main(["train", str(shapes_folder), "--workers", "2", "--cluster", "127.0.0.1:1",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "0 trainable blocks" in capsys.readouterr().err and not (tmp_path / "run").exists()

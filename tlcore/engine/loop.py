@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import time
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activations, load, take, to_device
+from .distributed import summed, workers
 from .inference import autocast, infer
 from .freezing import set_train_mode
 from .memory import in_shrinking_batches
@@ -117,17 +119,35 @@ def _optimizer(model: TransferModel, lr: float) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, weight_decay=1e-4)
 
 
+class FromBoundary(torch.nn.Module):
+    """The model from stage `boundary` on, as one module (what data-parallel training wraps)."""
+
+    def __init__(self, model: TransferModel, boundary: int):
+        super().__init__()
+        self.model, self.boundary = model, boundary
+
+    def forward(self, x: Activations) -> torch.Tensor:
+        return self.model.forward_from(x, self.boundary)
+
+
 def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_train: np.ndarray,
         val_activations: Activations, y_val: np.ndarray, epochs: int, learning_rate: float,
         batch_size: int, device: torch.device, seed: int, first_epoch: int = 1, stage: int = 1,
-        keep_norm_statistics: bool = False, callbacks: Sequence[Callback] = ()) -> Trainer:
+        keep_norm_statistics: bool = False, distributed: bool = False,
+        callbacks: Sequence[Callback] = ()) -> Trainer:
     """Train the stages from `boundary` on and the head. Returns the Trainer with its history, whose
     epochs count from `first_epoch` and belong to `stage`. keep_norm_statistics leaves every BatchNorm in
     eval mode (its scale and shift still learn), as the Keras guide fine-tunes under a trained head.
     Shuffling, augmentation and the head's dropout draw from generators seeded with `seed` that belong
-    to this run."""
+    to this run. `distributed`: this process trains on its share of the examples together with the
+    others (DistributedDataParallel averages their gradients; shares may differ by one batch), and the
+    history counts every share."""
     trainer = Trainer(model, boundary, batch_size)
     optimizer = _optimizer(model, learning_rate)
+    forward = FromBoundary(model, boundary)
+    together = distributed and workers() > 1
+    if together:
+        forward = torch.nn.parallel.DistributedDataParallel(forward)
     generator = torch.Generator().manual_seed(seed)  # this run's own: shuffling and augmentation
     model.set_generator(torch.Generator(device).manual_seed(seed))  # and the head's dropout
     y_train_t = torch.as_tensor(y_train)
@@ -144,7 +164,7 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
             x = to_device(train_batches(index, generator), device)
             y = y_train_t[index].to(device)
             with autocast(device):
-                logits = model.forward_from(x, boundary)
+                logits = forward(x)
             loss = F.cross_entropy(logits.float(), y)
             loss.backward()
             optimizer.step()
@@ -153,14 +173,17 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
             for cb in callbacks:
                 cb.on_batch_end(trainer)
 
-        trainer.batch_size = in_shrinking_batches(len(order), trainer.batch_size, step, doing="training",
-                                                  on_shrink=lambda size: _announce_batch_size(callbacks, size))
+        with forward.join() if together else nullcontext():
+            trainer.batch_size = in_shrinking_batches(len(order), trainer.batch_size, step, doing="training",
+                                                      on_shrink=lambda size: _announce_batch_size(callbacks, size))
+        seen, loss_sum, correct = summed(len(order), totals["loss"], totals["correct"]) if together else (
+            len(order), totals["loss"], totals["correct"])
         val_loss, val_accuracy = loss_and_accuracy(predict_logits(model, val_activations, boundary, device=device),
                                                    y_val_t)
         log = EpochLog(
             epoch=epoch,
-            train_loss=totals["loss"] / len(order),
-            train_accuracy=totals["correct"] / len(order),
+            train_loss=loss_sum / seen,
+            train_accuracy=correct / seen,
             val_loss=val_loss,
             val_accuracy=val_accuracy,
             seconds=time.perf_counter() - started,

@@ -56,17 +56,21 @@ def _fit_linear_head(model: TransferModel, views: Sequence[torch.Tensor], y_trai
 def train_stages(model: TransferModel, config: TrainConfig, *, boundary: int, train_batches: BatchSource,
                  head_views: Sequence[torch.Tensor] | None, val_activations: Activations,
                  val_features: torch.Tensor, y_train: np.ndarray, y_val: np.ndarray, device: torch.device,
+                 head_labels: np.ndarray | None = None, distributed: bool = False,
                  callbacks: Sequence[Callback] = ()) -> Stages:
     """Train `model` (frozen from stage `boundary` down) on the training batches. `head_views` are the
     training examples' pooled features from the pretrained backbone (one tensor per view) and
-    `val_features` the validation ones; None for a one-stage run (two_stage off with trainable blocks)."""
+    `val_features` the validation ones; None for a one-stage run (two_stage off with trainable blocks).
+    `distributed`: the fine-tuning is data-parallel (see fit); then `head_views` hold every worker's
+    examples, labelled by `head_labels`, so each worker fits the same head in stage 1."""
+    head_labels = y_train if head_labels is None else head_labels
     top = len(model.backbone.stages)
     out = Stages()
     patience = config.early_stopping_patience
     stopper = EarlyStopping(patience) if patience else None
     if head_views is not None:
         if config.head == "linear":
-            log, record = _fit_linear_head(model, head_views, y_train, val_features, y_val, seed=config.seed,
+            log, record = _fit_linear_head(model, head_views, head_labels, val_features, y_val, seed=config.seed,
                                            device=device, callbacks=callbacks)
             out.history.append(log)
             if stopper:
@@ -74,7 +78,7 @@ def train_stages(model: TransferModel, config: TrainConfig, *, boundary: int, tr
         else:
             started = time.perf_counter()
             head_stopper = EarlyStopping(patience) if patience else None
-            trainer = fit(model, boundary=top, train_batches=cached_views(head_views), y_train=y_train,
+            trainer = fit(model, boundary=top, train_batches=cached_views(head_views), y_train=head_labels,
                           val_activations=val_features, y_val=y_val, epochs=config.epochs,
                           learning_rate=config.learning_rate, batch_size=config.batch_size, device=device,
                           seed=config.seed, stage=1, callbacks=[*callbacks, *([head_stopper] if head_stopper else [])])
@@ -99,7 +103,7 @@ def train_stages(model: TransferModel, config: TrainConfig, *, boundary: int, tr
                   val_activations=val_activations, y_val=y_val, epochs=config.epochs,
                   learning_rate=config.learning_rate * factor, batch_size=config.batch_size, device=device,
                   seed=config.seed, first_epoch=first, stage=2 if head_views is not None else 1,
-                  keep_norm_statistics=head_views is not None,
+                  keep_norm_statistics=head_views is not None, distributed=distributed,
                   callbacks=[*callbacks, *([stopper] if stopper else [])])
     out.history += trainer.history
     out.best_epoch = stopper.best_epoch if stopper else len(out.history)

@@ -24,7 +24,7 @@ RESTARTED = ("A cluster worker stopped during this job (its process was killed, 
              "started that part again from the beginning.")
 
 
-def _here(workers: int = 1) -> dict:
+def here(workers: int = 1) -> dict:
     """What a cluster worker records of itself in a run's metrics."""
     import ray
 
@@ -44,7 +44,7 @@ class PartReporter(StatusWriter):
         self.job.report.remote(self.index, dict(self.state))
 
 
-def _files(folder: Path) -> dict[str, bytes]:
+def files_in(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
@@ -53,11 +53,11 @@ def run_part(work, index: int, job, epochs: int) -> tuple:
     its last progress)."""
     reporter = PartReporter(job, index, epochs)
     reporter.write()
-    token = PLACE.set(_here())
+    token = PLACE.set(here())
     try:
         with tempfile.TemporaryDirectory(prefix="tlcore-part-") as folder:
             result = parts_of(work)[index]([reporter], Path(folder))
-            outcome = DONE, result, _files(Path(folder))
+            outcome = DONE, result, files_in(Path(folder))
     except TLCoreError as exc:
         outcome = FAILED, exc.user_message, {}
     except Exception as exc:  # unexpected: the job says so; the trace goes to the worker's log
@@ -89,6 +89,8 @@ class Coordinator:
         work = ray.get(boxed[0])
         self._n = len(parts := parts_of(work))
         me = ray.get_runtime_context().current_actor
+        if isinstance(work, Work):
+            resources = work.resources(resources)
         task = ray.remote(run_part).options(max_retries=1, retry_exceptions=False, **resources)
         refs = [task.remote(boxed[0], i, me, epochs) for i in range(len(parts))]  # the work itself: no copy
         outcomes: dict = {}

@@ -4,7 +4,7 @@ per dataset through the cache (shared by training runs, probes and learning curv
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -33,6 +33,7 @@ class Split:
     train_rows: torch.Tensor
     val_set: LabelledDataset
     val_rows: torch.Tensor
+    whole: "Split | None" = None  # a worker's shard (see shard): the split it is part of
 
     @classmethod
     def of(cls, dataset: LabelledDataset, val_dataset: LabelledDataset | None, config: TrainConfig) -> "Split":
@@ -46,6 +47,17 @@ class Split:
         if not val_dataset.examples:
             raise DataError(f"The validation data has no usable {dataset.report.unit}s. Check the validation file.")
         return cls(dataset, torch.arange(len(dataset)), val_dataset, torch.arange(len(val_dataset)))
+
+    def shard(self, rank: int, workers: int) -> "Split":
+        """Worker `rank`'s part of a data-parallel run: every `workers`-th training example from the rank-th
+        on (as a dataset of its own, so its frozen pass runs over those alone), and all the validation
+        examples (every worker scores them alike, so all stop at the same epoch)."""
+        def own(dataset: LabelledDataset, rows: torch.Tensor) -> LabelledDataset:
+            return replace(dataset, examples=[dataset.examples[i] for i in rows.tolist()])
+
+        train_rows = self.train_rows[rank::workers]
+        return Split(own(self.train_set, train_rows), torch.arange(len(train_rows)),
+                     own(self.val_set, self.val_rows), torch.arange(len(self.val_rows)), whole=self)
 
     def _part(self, which: str) -> tuple[LabelledDataset, torch.Tensor]:
         return (self.train_set, self.train_rows) if which == "train" else (self.val_set, self.val_rows)
@@ -76,9 +88,11 @@ class Prepared:
 
 
 def prepare(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: LabelledDataset | None = None,
-            callbacks: Sequence[Callback] = (), cache: TensorCache | None = None) -> Prepared:
+            callbacks: Sequence[Callback] = (), cache: TensorCache | None = None,
+            shard: tuple[int, int] | None = None) -> Prepared:
     """Check that the backbone reads this data, split it, build the backbone with its adapter (fitted on
-    the training examples) and the model with config.trainable_blocks trainable."""
+    the training examples) and the model with config.trainable_blocks trainable. With `shard` (rank,
+    workers) the split is that worker's part of a data-parallel run (the adapter still fits on all)."""
     started = time.perf_counter()
     dataset.require_trainable()
     info = get_backbone_info(config.backbone)
@@ -92,6 +106,8 @@ def prepare(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Label
     backbone = create_backbone(config.backbone, feature_block=config.feature_block)
     adapter = adapter_for(info, backbone, config)
     adapter.fit(backbone, split.examples("train"))
+    if shard is not None:
+        split = split.shard(*shard)
     classes = list(dataset.classes)
     model = TransferModel(backbone, len(classes), config.head, generator=torch.Generator().manual_seed(config.seed))
     boundary = apply_freeze(model, config.trainable_blocks)

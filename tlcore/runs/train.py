@@ -15,6 +15,7 @@ from ..data.duplicates import duplicates_across
 from ..engine.activations import load, take
 from ..engine.cache import TensorCache
 from ..engine.classifier import Classifier
+from ..engine.distributed import gather_shards
 from ..engine.freezing import freeze_summary
 from ..engine.frozen import frozen_pass, recomputed_batches
 from ..engine.heads import fit_sklearn_head
@@ -27,12 +28,15 @@ from .run import Run, RunFacts
 
 
 def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: LabelledDataset | None = None,
-          callbacks: Sequence[Callback] = (), cache: TensorCache | None = None, reuse_frozen: bool = True) -> Run:
+          callbacks: Sequence[Callback] = (), cache: TensorCache | None = None, reuse_frozen: bool = True,
+          shard: tuple[int, int] | None = None) -> Run:
     """Train a classifier on images or texts (whichever the backbone reads) and score it. With
     reuse_frozen=False the frozen blocks run again on every batch: the plain loop, kept as the reference
-    that the cached path must match. The same seed gives the same run, whatever else runs meanwhile."""
+    that the cached path must match. The same seed gives the same run, whatever else runs meanwhile.
+    With `shard` (rank, workers), this process is one worker of a data-parallel fine-tune (see
+    tlcore.runs.data_parallel): its frozen pass and its fine-tuning steps cover its share alone."""
     started = time.perf_counter()
-    parts = prepare(dataset, config, val_dataset=val_dataset, callbacks=callbacks, cache=cache)
+    parts = prepare(dataset, config, val_dataset=val_dataset, callbacks=callbacks, cache=cache, shard=shard)
     info, device, split, adapter = parts.info, parts.device, parts.split, parts.adapter
     classes, model, boundary, frozen, timings = parts.classes, parts.model, parts.boundary, parts.frozen, parts.timings
     modality = dataset.report.unit
@@ -75,9 +79,14 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
             head_views = [load(take(v, split.train_rows)).float() for v in views]
         elif config.trainable_blocks == 0 or config.two_stage:
             head_views = frozen.pooled_train(None if every_batch else views)
+        head_labels = None
+        if shard is not None:  # every worker fits the same head on everyone's examples; then they fine-tune
+            head_views = head_views and [gather_shards(v) for v in head_views]
+            head_labels = gather_shards(torch.as_tensor(y_train)).numpy()
         stages = train_stages(model, config, boundary=boundary, train_batches=train_batches, head_views=head_views,
                               val_activations=val_acts, val_features=pretrained, y_train=y_train, y_val=y_val,
-                              device=device, callbacks=callbacks)
+                              device=device, head_labels=head_labels, distributed=shard is not None,
+                              callbacks=callbacks)
     timings["train"] = time.perf_counter() - t
     pretrained = pretrained.numpy()
 
@@ -89,16 +98,21 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
     timings["evaluate"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     val_examples = split.examples("val")
+    whole = split.whole or split  # a worker's run tells of all of them
+    y_all = whole.labels("train", classes)
+    cluster = PLACE.get()
+    if shard is not None:
+        cluster = {**(cluster or {}), "train_per_worker": [len(whole.train_rows[r::shard[1]]) for r in range(shard[1])]}
     facts = RunFacts(
-        n_train=len(y_train), best_epoch=stages.best_epoch, epochs_run=len(stages.history),
+        n_train=len(y_all), best_epoch=stages.best_epoch, epochs_run=len(stages.history),
         device=describe_device(device), stages=stages.stages,
         timings_s={k: round(v, 3) for k, v in timings.items()},
         reuse=Reuse.of(frozen.cache.reused, frozen.cache.computed, frozen_every_batch=every_batch,
                        has_blocks=info.num_blocks > 0),
-        train_counts=np.bincount(y_train, minlength=len(classes)).tolist(),
-        duplicates=duplicates_across(split.examples("train"), val_examples),
+        train_counts=np.bincount(y_all, minlength=len(classes)).tolist(),
+        duplicates=duplicates_across(whole.examples("train"), val_examples),
         trainable_params=params.trainable_params, total_params=params.trainable_params + params.frozen_params,
-        batch_size_used=stages.batch_size_used, cluster=PLACE.get(), **adapter.facts())
+        batch_size_used=stages.batch_size_used, cluster=cluster, **adapter.facts())
     classifier = Classifier(model.eval(), classes, adapter, backbone=config.backbone,
                             trainable_blocks=config.trainable_blocks, head=config.head,
                             feature_block=config.feature_block, device=device)

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from ..core.config import TrainConfig
 from ..data import LabelledDataset
 from ..engine.loop import Callback
+from .data_parallel import train_data_parallel
 from .files import save_run
 from .layer_sweep import sweep_layers
 from .learning_curve import learning_curve
@@ -34,6 +35,10 @@ class Work:
 
     def gather(self, results: list) -> object:
         return results[0]
+
+    def resources(self, default: dict) -> dict:
+        """What each part asks a cluster for (`default`: a GPU or cpus_per_job processors)."""
+        return default
 
     def __call__(self, callbacks: Sequence[Callback], folder: Path) -> object:
         return self.gather([part(callbacks, folder) for part in self.parts()])
@@ -55,17 +60,25 @@ def _train_part(dataset: LabelledDataset, config: TrainConfig, val_dataset: Labe
 
 @dataclass(frozen=True)
 class TrainWork(Work):
-    """Train once and save the run in the job's folder."""
+    """Train once and save the run in the job's folder; on a cluster, with `workers` above 1, a fine-tune
+    shared by that many workers (tlcore.runs.data_parallel)."""
 
     dataset: LabelledDataset
     config: TrainConfig
     val_dataset: LabelledDataset | None = None
+    workers: int = 1
 
     def parts(self) -> list[Part]:
+        if self.workers > 1:
+            return [partial(train_data_parallel, self.dataset, self.config, self.val_dataset, self.workers,
+                            RUN_FOLDER)]
         return [partial(_train_part, self.dataset, self.config, self.val_dataset, RUN_FOLDER, None)]
 
     def gather(self, results: list) -> list[str]:
         return results
+
+    def resources(self, default: dict) -> dict:
+        return {"num_cpus": 0} if self.workers > 1 else default  # its workers ask for their own
 
 
 @dataclass(frozen=True)
