@@ -103,7 +103,7 @@ def follow_job(job: jobs.Job, shown: jobs.JobSnapshot, cancel_label: str) -> job
 
 def _show_progress(snap: jobs.JobSnapshot) -> None:
     """A waiting or running job: its place in the queue, or its phase with a count and an ETA."""
-    if snap.status == jobs.QUEUED and snap.queue_place is None:  # on a cluster: Ray's scheduler decides
+    if snap.status == jobs.QUEUED and snap.on_cluster:
         st.info(f"{snap.phase}: every worker that could run this is busy or still starting. It starts as soon as "
                 "one is free; this page updates by itself.", icon=":material/hourglass_top:")
         return

@@ -1,5 +1,5 @@
 """Data-parallel training across processes (torch.distributed, set up by Ray Train on a cluster): whether
-this process is one of several, gathering what each holds of the training examples, and summing counts."""
+this process is one of several, putting the training examples' rows back together, and values all agree on."""
 from __future__ import annotations
 
 import torch
@@ -11,8 +11,14 @@ def workers() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
-def gather_shards(part: torch.Tensor) -> torch.Tensor:
-    """Every worker's rows put back in the order they were dealt (worker r holds rows r, r + n, ...)."""
+def _device() -> torch.device:
+    """Where collective operations take their tensors: NCCL only reduces GPU tensors."""
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def gather_shards(part: torch.Tensor, total: int) -> torch.Tensor:
+    """The `total` rows every worker's share was dealt from, in their order (worker r holds rows r, r + n,
+    ... of the list padded to a multiple of n; see tlcore.runs.prepared.Split.shard)."""
     if workers() == 1:
         return part
     parts: list = [None] * workers()
@@ -20,16 +26,21 @@ def gather_shards(part: torch.Tensor) -> torch.Tensor:
     whole = torch.empty((sum(len(p) for p in parts), *part.shape[1:]), dtype=part.dtype)
     for rank, rows in enumerate(parts):
         whole[rank::len(parts)] = rows
-    return whole.to(part.device)
+    return whole[:total].to(part.device)
 
 
 def summed(*values: float) -> list[float]:
     """Each value summed over the workers."""
-    if workers() == 1:
-        return list(values)
-    total = torch.tensor(values, dtype=torch.float64)
+    total = torch.tensor(values, dtype=torch.float64, device=_device())
     dist.all_reduce(total)
     return total.tolist()
+
+
+def first_workers(*values: float) -> list[float]:
+    """The first worker's values, on every worker (so decisions taken on them agree everywhere)."""
+    chosen = torch.tensor(values, dtype=torch.float64, device=_device())
+    dist.broadcast(chosen, src=0)
+    return chosen.tolist()
 
 
 def agree(value: float) -> bool:

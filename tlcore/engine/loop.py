@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import copy
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from typing import Callable, Protocol, Sequence
 
@@ -12,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from .activations import Activations, load, take, to_device
-from .distributed import summed, workers
+from .distributed import first_workers, summed, workers
 from .inference import autocast, infer
 from .freezing import set_train_mode
 from .memory import in_shrinking_batches
@@ -140,8 +139,8 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
     eval mode (its scale and shift still learn), as the Keras guide fine-tunes under a trained head.
     Shuffling, augmentation and the head's dropout draw from generators seeded with `seed` that belong
     to this run. `distributed`: this process trains on its share of the examples together with the
-    others (DistributedDataParallel averages their gradients; shares may differ by one batch), and the
-    history counts every share."""
+    others (equal shares; DistributedDataParallel averages their gradients), the history counts every
+    share, and the first worker's validation score stands for all."""
     trainer = Trainer(model, boundary, batch_size)
     optimizer = _optimizer(model, learning_rate)
     forward = FromBoundary(model, boundary)
@@ -173,13 +172,18 @@ def fit(model: TransferModel, *, boundary: int, train_batches: BatchSource, y_tr
             for cb in callbacks:
                 cb.on_batch_end(trainer)
 
-        with forward.join() if together else nullcontext():
+        if together:  # equal shares, every batch together (halving one worker's batch would part them)
+            for start in range(0, len(order), batch_size):
+                step(start, start + batch_size)
+            seen, loss_sum, correct = summed(len(order), totals["loss"], totals["correct"])
+        else:
             trainer.batch_size = in_shrinking_batches(len(order), trainer.batch_size, step, doing="training",
                                                       on_shrink=lambda size: _announce_batch_size(callbacks, size))
-        seen, loss_sum, correct = summed(len(order), totals["loss"], totals["correct"]) if together else (
-            len(order), totals["loss"], totals["correct"])
+            seen, loss_sum, correct = len(order), totals["loss"], totals["correct"]
         val_loss, val_accuracy = loss_and_accuracy(predict_logits(model, val_activations, boundary, device=device),
                                                    y_val_t)
+        if together:  # the first worker's score decides early stopping for all
+            val_loss, val_accuracy = first_workers(val_loss, val_accuracy)
         log = EpochLog(
             epoch=epoch,
             train_loss=loss_sum / seen,

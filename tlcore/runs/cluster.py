@@ -14,23 +14,24 @@ Ray is imported only by this module and tlcore.runs.coordinator, when the Ray ba
 from __future__ import annotations
 
 import functools
+import shutil
 import socket
 import threading
 import time
 import traceback
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from ..core.errors import ClusterError, TLCoreError
 from ..core.settings import job_settings
-from .coordinator import WAITING, Coordinator
+from .coordinator import WAITING, Coordinator, write_files
 from .jobs import Job
 from .work import to_json
 from .workers import CANCELLED, DONE, FAILED, QUEUED, RUNNING
 
 CONNECT_TIMEOUT_S = 5.0
 POLL_S = 0.5
-JOB_LOST = ("The cluster lost this job: the machine coordinating it went away. Press the button again; if this "
-            "repeats, check the cluster (`ray status` on the head).")
+JOB_LOST = ("The cluster lost this job: the machine coordinating it went away. Start it again; if this repeats, "
+            "check the cluster (`ray status` on the head).")
 
 
 def _ray():
@@ -62,7 +63,8 @@ def _check_reachable(address: str) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
         raise ClusterError(f"No Ray cluster answers at {address} ({exc.strerror or exc}). Start its head on that "
-                           f"machine with `ray start --head --port {port}`, then try again. "
+                           f"machine with `RAY_AUTH_MODE=token ray start --head --port {port}` (README: \"Past one "
+                           "machine\"), then try again. "
                            f"{_where_set(address)}.") from None
 
 
@@ -73,15 +75,14 @@ def connect(address: str) -> None:
     with _CONNECT_LOCK:
         if _CONNECTED == [address] and ray.is_initialized():
             return
+        if address != "local":
+            _check_reachable(address)  # before leaving a cluster that works
         if ray.is_initialized():
             ray.shutdown()
         _CONNECTED.clear()
-        if address != "local":
-            _check_reachable(address)
         package = Path(__file__).resolve().parents[1]
-        try:
-            ray.init(address=None if address == "local" else address, include_dashboard=False,
-                     log_to_driver=False, logging_level="ERROR",
+        try:  # "local": Ray's own word for a new Ray here (None would join whatever Ray ran here last)
+            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level="ERROR",
                      runtime_env={"py_modules": [str(package)], "excludes": ["__pycache__", "*.pyc"]})
         except Exception as exc:  # reachable, but not a Ray head of this version, or refused us
             raise ClusterError(f"The Ray cluster at {address} could not be joined ({exc}). Check that it is a Ray "
@@ -91,14 +92,26 @@ def connect(address: str) -> None:
         _CONNECTED.append(address)
 
 
-def part_resources(work) -> dict:
-    """What each part of `work` asks the cluster for: a GPU when the cluster has one (unless the work is
-    set to the processor), else the cpus_per_job setting."""
+def asks(work) -> dict:
+    """What each part of `work` (or each worker of a shared fine-tune) asks the cluster for: a GPU when the
+    cluster has one (unless the work is set to the processor), else the cpus_per_job setting. Refused
+    with a sentence when no machine of the cluster has that much, or too few for the work's workers."""
     ray = _ray()
     device = getattr(getattr(work, "config", None), "device", "auto")
-    if ray.cluster_resources().get("GPU", 0) >= 1 and device in ("auto", "cuda"):
-        return {"num_gpus": 1, "num_cpus": 1}
-    return {"num_cpus": job_settings().cpus_per_job}
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    if any(n.get("GPU", 0) >= 1 for n in nodes) and device in ("auto", "cuda"):
+        wanted, unit, key, each = {"num_gpus": 1, "num_cpus": 1}, "GPU", "GPU", 1.0
+    else:
+        each = job_settings().cpus_per_job
+        wanted, unit, key = {"num_cpus": each}, f"{each:g} processor{'s' if each != 1 else ''}", "CPU"
+    fits = sum(int(n.get(key, 0) // each) for n in nodes)
+    needed = max(1, getattr(work, "workers", 1))
+    if fits < needed:
+        largest = max((n.get(key, 0) for n in nodes), default=0)
+        raise ClusterError(f"The cluster has room for {fits} worker{'s' if fits != 1 else ''} of {unit} and this "
+                           f"job needs {needed} (its largest machine has {largest:g} {key}). Lower cpus_per_job "
+                           "under [jobs] in tlcore.toml (TLCORE_CPUS_PER_JOB) or --workers, or add machines.")
+    return wanted
 
 
 @functools.cache
@@ -112,6 +125,7 @@ class ClusterJob(Job):
     result (for the command line), `snapshot().result` its JSON (for the pages)."""
 
     WAITING = WAITING
+    ON_CLUSTER = True
 
     def __init__(self, work, epochs: int, address: str | None = None):
         super().__init__(work, epochs)
@@ -130,22 +144,25 @@ class ClusterJob(Job):
             connect(self.address)
             ray = _ray()
             coordinator = _coordinator().remote()
-            ref = coordinator.run.remote([ray.put(self.work)], self.epochs, part_resources(self.work))
+            ref = coordinator.run.remote([ray.put(self.work)], self.epochs, asks(self.work))
         except TLCoreError as exc:
             self._finish(FAILED, exc.user_message)
             return
         except Exception as exc:  # e.g. work that cannot be sent: say so, never hang as "waiting"
             traceback.print_exc()
-            self._finish(FAILED, f"Training could not start on the cluster ({exc}). Press the button again.")
+            self._finish(FAILED, f"Training could not start on the cluster ({exc}). Start it again.")
             return
         try:
             outcome = self._follow(ray, coordinator, ref)
+            if outcome["status"] == DONE:
+                write_files(self.folder, outcome["files"])
+                self.outcome = outcome["result"]
+                self._read = {**outcome["state"], "result": to_json(self.outcome), "eta_s": None}
+        except Exception as exc:  # e.g. the disk is full: said, never stuck as "running"
+            traceback.print_exc()
+            outcome = {"status": FAILED, "error": f"The finished job could not be kept here ({exc}). Start it again."}
         finally:
             ray.kill(coordinator, no_restart=True)  # ends any part still running (Cancel) and frees its resources
-        if outcome["status"] == DONE:
-            self._unpack(outcome["files"])
-            self.outcome = outcome["result"]
-            self._read = {**outcome["state"], "result": to_json(self.outcome), "eta_s": None}
         self._finish(outcome["status"], outcome.get("error"))
 
     def _follow(self, ray, coordinator, ref) -> dict:
@@ -165,17 +182,8 @@ class ClusterJob(Job):
                     self._status, self._started = RUNNING, time.monotonic()
         try:
             return ray.get(ref)
-        except ray.exceptions.RayError:
+        except ray.exceptions.RayError:  # its actor died (its machine went away): the coordinator never fails
             return {"status": FAILED, "error": JOB_LOST}
-
-    def _unpack(self, files: dict[str, bytes]) -> None:
-        for name, data in files.items():
-            relative = PurePosixPath(name)
-            if relative.is_absolute() or ".." in relative.parts:
-                continue  # never outside the job's folder
-            path = self.folder / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
 
 
 def run_on_cluster(work, epochs: int, *, address: str, callbacks=()) -> ClusterJob:
@@ -199,7 +207,9 @@ def run_on_cluster(work, epochs: int, *, address: str, callbacks=()) -> ClusterJ
     except KeyboardInterrupt:
         job.cancel()
         job.wait()
+        shutil.rmtree(job.folder, ignore_errors=True)
         raise
     if snap.status != DONE:
+        shutil.rmtree(job.folder, ignore_errors=True)
         raise ClusterError(snap.error or "The job was cancelled on the cluster.")
     return job

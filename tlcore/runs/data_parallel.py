@@ -15,7 +15,7 @@ from ..engine.distributed import agree
 from ..data import LabelledDataset
 from ..engine.loop import Callback
 from .files import save_run
-from .place import PLACE
+from .place import ASKS, PLACE
 from .train import train
 
 
@@ -64,40 +64,42 @@ def _worker(setup: dict) -> None:
             ray.get(setup["inbox"].put.remote(files_in(Path(folder) / "run")))
 
 
-def _users_error(exc: Exception) -> TLCoreError | None:
-    """The first worker's error that has a sentence for the user, from Ray Train's report of a failure."""
+def _users_error(exc: Exception) -> TLCoreError:
+    """A worker's failure as a sentence: its own, if it had one, else what Ray Train says happened."""
     for failure in getattr(exc, "worker_failures", {}).values():
         while failure is not None and not isinstance(failure, TLCoreError):
             failure = getattr(failure, "cause", None) or failure.__cause__
         if failure is not None:
             return TLCoreError(failure.user_message)
-    return None
+    return TLCoreError(f"A worker of the shared fine-tune failed ({type(exc).__name__}). Train again, or train on "
+                       "one worker (leave out --workers).")
 
 
 def train_data_parallel(dataset: LabelledDataset, config: TrainConfig, val_dataset: LabelledDataset | None,
                         workers: int, name: str, callbacks: Sequence[Callback], folder: Path) -> str:
-    """Fine-tune on `workers` processes of the cluster and save the run as `folder/name`; each process asks
-    for a GPU when the cluster has them, else cpus_per_job processors."""
+    """Fine-tune on `workers` processes of the cluster, each asking for what the job's parts ask for (a
+    GPU when the cluster has them, else cpus_per_job processors), and save the run as `folder/name`."""
     import ray
     from ray.train import RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
 
-    from ..core.settings import job_settings
+    from .coordinator import write_files
 
     check_workers(config, workers)
-    gpu = ray.cluster_resources().get("GPU", 0) >= 1 and config.device in ("auto", "cuda")
+    asks = ASKS.get()
+    gpu = "num_gpus" in asks
     inbox = ray.remote(Inbox).options(num_cpus=0).remote()
     setup = {"dataset": dataset, "config": config, "val_dataset": val_dataset, "callbacks": list(callbacks),
              "inbox": inbox}
-    with tempfile.TemporaryDirectory(prefix="tlcore-train-") as storage:
-        try:
-            TorchTrainer(_worker, train_loop_config=setup, run_config=RunConfig(storage_path=storage, name="run"),
-                         scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpu, resources_per_worker=(
-                             {"GPU": 1} if gpu else {"CPU": job_settings().cpus_per_job}))).fit()
-        except Exception as exc:  # a worker's own sentence, if it had one, rather than Ray Train's report
-            raise _users_error(exc) or exc
-    for relative, data in ray.get(inbox.take.remote()).items():
-        (folder / name / relative).parent.mkdir(parents=True, exist_ok=True)
-        (folder / name / relative).write_bytes(data)
-    ray.kill(inbox)
+    try:
+        with tempfile.TemporaryDirectory(prefix="tlcore-train-") as storage:
+            try:
+                TorchTrainer(_worker, train_loop_config=setup, run_config=RunConfig(storage_path=storage, name="run"),
+                             scaling_config=ScalingConfig(num_workers=workers, use_gpu=gpu, resources_per_worker=(
+                                 {"GPU": 1} if gpu else {"CPU": asks["num_cpus"]}))).fit()
+            except Exception as exc:
+                raise _users_error(exc) from None
+        write_files(folder / name, ray.get(inbox.take.remote()))
+    finally:
+        ray.kill(inbox)
     return name

@@ -62,6 +62,7 @@ class JobSnapshot:
     queue_place: int | None = None  # 1 = next to start; None when not waiting
     notes: list[str] = field(default_factory=list)
     result: object = None  # what the work returned (JSON), once done
+    on_cluster: bool = False  # queued on a Ray cluster: its scheduler, not a queue here, decides when
 
     @property
     def finished(self) -> bool:
@@ -69,8 +70,9 @@ class JobSnapshot:
 
     @property
     def poll_s(self) -> float | None:
-        """How often a page should look again: rarely while waiting in the queue, never once finished."""
-        return None if self.finished else 4.0 if self.status == QUEUED else 1.0
+        """How often a page should look again: rarely while waiting in this machine's queue (a cluster's
+        wait is mostly a worker starting: seconds), never once finished."""
+        return None if self.finished else 4.0 if self.status == QUEUED and not self.on_cluster else 1.0
 
 
 def jobs_root() -> Path:
@@ -99,6 +101,7 @@ class Job:
     `result`. On a cluster, see tlcore.runs.cluster.ClusterJob."""
 
     WAITING = "Waiting for the device"  # the phase shown while queued
+    ON_CLUSTER = False
 
     def __init__(self, work: Callable, epochs: int):
         self.work, self.epochs = work, epochs
@@ -212,7 +215,7 @@ class Job:
             info.get("done", 0), info.get("total", 0), len(history), self.epochs, history,
             eta if status == RUNNING else None, now - (started or self._submitted), error,
             self._queue.place(self.job_id) if status == QUEUED else None, list(info.get("notes", [])),
-            info.get("result") if status == DONE else None)
+            info.get("result") if status == DONE else None, self.ON_CLUSTER)
 
     def forget(self) -> None:
         """Stop the job and delete its folder (once the worker has gone)."""

@@ -50,12 +50,16 @@ class Split:
 
     def shard(self, rank: int, workers: int) -> "Split":
         """Worker `rank`'s part of a data-parallel run: every `workers`-th training example from the rank-th
-        on (as a dataset of its own, so its frozen pass runs over those alone), and all the validation
-        examples (every worker scores them alike, so all stop at the same epoch)."""
+        on, the list first padded with its own beginning to a multiple of `workers` (as PyTorch's
+        DistributedSampler does: every worker then takes as many steps), as a dataset of its own so its
+        frozen pass runs over those alone; and all the validation examples."""
         def own(dataset: LabelledDataset, rows: torch.Tensor) -> LabelledDataset:
             return replace(dataset, examples=[dataset.examples[i] for i in rows.tolist()])
 
-        train_rows = self.train_rows[rank::workers]
+        count = len(self.train_rows)
+        size = -(-count // workers) * workers  # rounded up to a multiple of workers
+        padded = torch.cat([self.train_rows] * -(-size // count))[:size]
+        train_rows = padded[rank::workers]
         return Split(own(self.train_set, train_rows), torch.arange(len(train_rows)),
                      own(self.val_set, self.val_rows), torch.arange(len(self.val_rows)), whole=self)
 

@@ -49,10 +49,14 @@ def sweep_depths(dataset: LabelledDataset, config: TrainConfig, depths: Sequence
     results = []
     for i, depth in enumerate(depths):
         run_config = replace(config, trainable_blocks=depth)
-        progress = RunProgress(callbacks, f"Run {i + 1} of {len(depths)} ({depth} trainable blocks)",
-                               run_config.planned_epochs)
+        progress = RunProgress(callbacks, depth_label(i, depths), run_config.planned_epochs)
         results.append(train(dataset, run_config, val_dataset=val_dataset, callbacks=[progress]))
     return results
+
+
+def depth_label(i: int, depths: Sequence[int]) -> str:
+    """How the progress names the sweep's i-th run."""
+    return f"Run {i + 1} of {len(depths)} ({depths[i]} trainable blocks)"
 
 
 def sweep_problem(config: TrainConfig) -> str | None:

@@ -81,8 +81,10 @@ def train(dataset: LabelledDataset, config: TrainConfig, *, val_dataset: Labelle
             head_views = frozen.pooled_train(None if every_batch else views)
         head_labels = None
         if shard is not None:  # every worker fits the same head on everyone's examples; then they fine-tune
-            head_views = head_views and [gather_shards(v) for v in head_views]
-            head_labels = gather_shards(torch.as_tensor(y_train)).numpy()
+            total = len(split.whole.train_rows)
+            if head_views is not None:
+                head_views = [gather_shards(v, total) for v in head_views]
+            head_labels = gather_shards(torch.as_tensor(y_train), total).numpy()
         stages = train_stages(model, config, boundary=boundary, train_batches=train_batches, head_views=head_views,
                               val_activations=val_acts, val_features=pretrained, y_train=y_train, y_val=y_val,
                               device=device, head_labels=head_labels, distributed=shard is not None,

@@ -20,7 +20,7 @@ from .files import save_run
 from .layer_sweep import sweep_layers
 from .learning_curve import learning_curve
 from .recommend import gather_recommendation, probe_backbone, usable_backbones
-from .sweep import RunProgress
+from .sweep import RunProgress, depth_label
 from .train import train
 
 RUN_FOLDER = "run"
@@ -93,7 +93,7 @@ class SweepWork(Work):
 
     def parts(self) -> list[Part]:
         return [partial(_train_part, self.dataset, replace(self.config, trainable_blocks=depth), self.val_dataset,
-                        f"{RUN_FOLDER}-{depth}", f"Run {i + 1} of {len(self.depths)} ({depth} trainable blocks)")
+                        f"{RUN_FOLDER}-{depth}", depth_label(i, self.depths))
                 for i, depth in enumerate(self.depths)]
 
     def gather(self, results: list) -> list[str]:
