@@ -11,8 +11,8 @@ from typing import Sequence
 
 from ..core.config import TrainConfig
 from ..core.errors import ConfigError, TLCoreError
-from ..engine.distributed import agree
 from ..data import LabelledDataset
+from ..engine.distributed import agree
 from ..engine.loop import Callback
 from .files import save_run
 from .place import ASKS, PLACE
