@@ -84,6 +84,7 @@ def test_sample_to_auc(app_url, browser):
 
     # Click the confusion matrix's first cell (true 0, answered 0): its examples appear beside it.
     cell = page.locator(".js-plotly-plot").first.locator("g.points path.point").first
+    expect(cell).to_be_visible(timeout=60_000)  # drawn: plotly may still be laying the chart out
     cell.click(force=True)
     expect(page.get_by_text("· true 0, answered 0").first).to_be_visible(timeout=60_000)
     assert page.get_by_test_id("stImage").count() >= 2
