@@ -1,6 +1,7 @@
 """Jobs on a Ray cluster: a head with 2 processors started here, on a free port of 127.0.0.1, with token
 authentication; the app's job interface and the command line run on it as they do without it."""
 import json
+import math
 import os
 import shutil
 import signal
@@ -40,6 +41,13 @@ def head():
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@pytest.fixture(autouse=True)
+def no_job_outlives_its_test():
+    """A test that fails mid-job leaves no part holding the cluster's processors for the next ones."""
+    yield
+    jobs.reap_abandoned(now=math.inf)
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +161,7 @@ def _alive(pid: int) -> bool:
 def test_a_killed_worker_is_run_again_once_and_twice_ends_the_job_with_a_sentence(head, tmp_path):
     work = Blocking(str(tmp_path), "killed")
     job = jobs.submit(work, 1)
-    wait_for(lambda: work.ran() and work.pid() > 0)
+    wait_for(lambda: work.ran() and work.pid() > 0 and job.snapshot().phase == "Counting")  # its reports arrived
     first = work.pid()
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: work.pid() not in (0, first))  # Ray ran the part again, in another process
